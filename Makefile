@@ -1,0 +1,41 @@
+# The verbs users rely on; each is one call of the `fpgaflow` CLI. The first call of any of
+# them creates the virtual environment (.venv) from the pins in pyproject.toml.
+MODEL ?= lenet
+N ?=
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.fpgaflow-installed
+# torch first, pinned, from the CPU wheel: if pip resolved it with the rest it could backtrack
+# to a multi-GB CUDA build
+TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
+
+.PHONY: all venv train hls csim test clean help
+all: hls
+
+help:
+	@echo "make hls|csim|train MODEL=<design> [N=<images>]   make test   make venv   make clean"
+
+$(READY): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $@
+
+venv: $(READY)
+
+train: $(READY)
+	$(BIN)/fpgaflow train $(MODEL)
+
+hls: $(READY)
+	$(BIN)/fpgaflow hls $(MODEL)
+
+csim: $(READY)
+	$(BIN)/fpgaflow csim $(MODEL) $(if $(N),-n $(N))
+
+test: $(READY)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf build

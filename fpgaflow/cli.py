@@ -1,0 +1,129 @@
+"""The `fpgaflow` command: a thin layer over the stages. Every failure the user can cause
+(bad design, missing data, missing tool) is one line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import FpgaflowError
+
+
+def cmd_list(args) -> int:
+    from .spec import designs_root, list_designs, load_design
+
+    names = list_designs()
+    if not names:
+        print(f"no designs under {designs_root()}")
+        return 0
+    for name in names:
+        d = load_design(name)
+        metrics = d.dir / "metrics.json"
+        acc = f"test accuracy {json.loads(metrics.read_text())['test_accuracy']:.4f}" if metrics.exists() else "untrained"
+        print(f"{name:16s} {d.spec['framework']:9s} {acc:22s} {d.spec['description']}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .spec import load_design
+    from .train import train
+
+    design = load_design(args.design)
+    m = train(design, out_dir=args.out, epochs=args.epochs, checkpoint_dir=Path(args.build_dir) / design.name / "train",
+              progress=not args.no_progress)
+    out = Path(args.out or design.dir)
+    print(f"{design.name}: test accuracy {m['test_accuracy']:.4f} on {m['test_images']} images "
+          f"(best epoch {m['best_epoch']}, {m['seconds']} s); wrote {out / 'weights.pt'} and {out / 'metrics.json'}")
+    return 0
+
+
+def cmd_hls(args) -> int:
+    from .convert_hls4ml import convert
+    from .export import export_qonnx
+    from .reference import REFERENCES
+    from .spec import load_design
+
+    design = load_design(args.design)
+    if not design.weights.exists():
+        raise FpgaflowError(f"{design.weights} not found: train the design first (`fpgaflow train {design.name}`)")
+    qonnx = export_qonnx(design, args.build_dir)
+    print(f"exported {qonnx}")
+    project = convert(design, args.build_dir, REFERENCES["torch-cpu"](design))
+    m = json.loads((project / "fpgaflow.json").read_text())
+    print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'reuse':>6s} {'multipliers':>11s}")
+    for l in m["layers"]:
+        print(f"{l['name']:8s} {l['hls4ml']:10s} {l['n_in']:>6d}x{l['n_out']:<5d} {l['reuse_factor']:>6d} {l['multipliers']:>11d}")
+    print(f"total parallel multipliers {m['total_multipliers']} of {m['part_dsp']} DSPs on {m['part']}")
+    print(f"wrote HLS project {project} ({m['io_type']}, {m['strategy']}, {m['tb_images']} testbench vectors)")
+    return 0
+
+
+def cmd_csim(args) -> int:
+    from .spec import load_design
+    from .verify import verify
+
+    design = load_design(args.design)
+    r = verify(design, args.build_dir, n=args.n, reference=args.reference, workers=args.workers,
+               progress=not args.no_progress)
+    print(f"{design.name}: n = {r['n']}, exact = {r['exact']}, mismatches = {r['mismatches']}, "
+          f"max_abs_diff = {r['max_abs_diff']:g}, argmax_agreement = {r['argmax_agreement']:.4f}, "
+          f"accuracy = {r['accuracy']:.4f}")
+    print(f"reference {r['reference']}; C-sim {r['csim_images_per_s']} images/s on {r['workers']} worker(s); "
+          f"{r['seconds']} s in all; wrote {Path(args.build_dir) / design.name / 'hls4ml' / 'verify.json'}")
+    for m in r["first_mismatches"]:
+        print(f"MISMATCH image {m['image']}:\n  csim      {m['csim']}\n  reference {m['reference']}")
+    return 1 if r["mismatches"] else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fpgaflow", description="Quantization-aware training to bit-exact FPGA designs.")
+    p.add_argument("--build-dir", default="build", help="where stage artefacts go (default: build)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", help="list the designs under designs/")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("train", help="quantization-aware training; writes designs/<design>/weights.pt")
+    s.add_argument("design")
+    s.add_argument("--epochs", type=int, help="override train.epochs of the design")
+    s.add_argument("--out", help="folder for weights.pt and metrics.json (default: the design's folder)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("hls", help="export to QONNX and write the hls4ml project build/<design>/hls4ml")
+    s.add_argument("design")
+    s.set_defaults(func=cmd_hls)
+
+    s = sub.add_parser("csim", help="compile the HLS project (g++) and compare it bit for bit with the reference")
+    s.add_argument("design")
+    s.add_argument("-n", "--n", type=int, help="number of test images (default: all)")
+    s.add_argument("--workers", type=int, help="C-sim processes (default: one per core)")
+    s.add_argument("--reference", default="torch-cpu", help="reference inference (default: torch-cpu)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_csim)
+    return p
+
+
+def _quiet_libraries() -> None:
+    # brevitas, qonnx and torch.onnx warn about optional packages and opset versions that do
+    # not affect the flow; users see fpgaflow's own messages instead
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(brevitas|qonnx|hls4ml|torch)\.")
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        return args.func(args)
+    except FpgaflowError as e:
+        print(f"fpgaflow: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fpgaflow: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

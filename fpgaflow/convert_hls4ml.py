@@ -1,0 +1,192 @@
+"""QONNX -> hls4ml: a complete Vitis/Vivado HLS project in build/<design>/hls4ml/.
+
+The graph preparation is a list of qonnx transformations (each small and testable), then
+hls4ml's ONNX front end with per-layer 'auto' precisions (hls4ml infers exact accumulator
+widths from the Quant nodes) and the reuse factors of fpgaflow.reuse. The project is written
+into a temporary folder and renamed into place only when complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_dir
+from .data import data_dir, load_split, to_input
+from .errors import FpgaflowError
+from .export import QONNX_NAME, sha256
+from .parts import part_capacity
+from .reuse import choose_reuse, multipliers
+from .spec import WEIGHTED, Design
+
+PREPARED_NAME = "model.hls4ml.onnx"
+MANIFEST = "fpgaflow.json"
+# hls4ml layer classes that hold a weight matrix, in the order of the spec's weighted layers
+HLS4ML_WEIGHTED = ("Conv", "MatMul")
+
+
+def _cleanup(model):
+    from qonnx.util.cleanup import cleanup_model
+
+    return cleanup_model(model)
+
+
+def _channels_last(model):
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+
+    return model.transform(ConvertToChannelsLastAndClean())
+
+
+def _gemm_to_matmul(model):
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+
+    return model.transform(GemmToMatMul())
+
+
+# hls4ml's ONNX front end expects channels-last tensors and MatMul+Add instead of Gemm
+PREPARE_FOR_HLS4ML = (_cleanup, _channels_last, _gemm_to_matmul, _cleanup)
+
+
+def prepare(qonnx_path: Path):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = ModelWrapper(str(qonnx_path))
+    for step in PREPARE_FOR_HLS4ML:
+        model = step(model)
+    return model
+
+
+def weighted_layers(spec: dict, hls_layers: list[dict]) -> list[dict]:
+    """Pair the spec's conv/dense layers with hls4ml's Conv/MatMul layers, in order."""
+    ours = [l for l in spec["layers"] if l["type"] in WEIGHTED]
+    theirs = [l for l in hls_layers if l["class_name"] in HLS4ML_WEIGHTED]
+    if len(ours) != len(theirs):
+        raise FpgaflowError(f"hls4ml sees {len(theirs)} weighted layers, the design has {len(ours)}")
+    out = []
+    shape = list(spec["dataset"]["input_shape"])  # C, H, W
+    for layer in spec["layers"]:
+        if layer["type"] == "conv":
+            c, h, w = shape
+            k, s, p = layer["kernel"], layer["stride"], layer["padding"]
+            n_in, n_out = k * k * c, layer["filters"]
+            shape = [n_out, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1]
+        elif layer["type"] == "maxpool":
+            shape = [shape[0], shape[1] // layer["kernel"], shape[2] // layer["kernel"]]
+        elif layer["type"] == "flatten":
+            shape = [int(np.prod(shape))]
+        elif layer["type"] == "dense":
+            n_in, n_out = shape[0], layer["units"]
+            shape = [n_out]
+        if layer["type"] in WEIGHTED:
+            i = len(out)
+            out.append({"name": layer["name"], "hls4ml": theirs[i]["name"], "n_in": n_in, "n_out": n_out,
+                        # a conv layer evaluates its kernel once per output pixel
+                        "evaluations": shape[1] * shape[2] if layer["type"] == "conv" else 1})
+    return out
+
+
+def _write_dat(path: Path, rows: np.ndarray) -> None:
+    # repr() of a float round-trips exactly, so the testbench reads the very same numbers
+    with open(path, "w") as f:
+        for row in rows:
+            f.write(" ".join(repr(float(v)) for v in row) + "\n")
+
+
+def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
+    """Write build/<design>/hls4ml from build/<design>/export/model.qonnx.onnx."""
+    import hls4ml
+
+    spec, opts = design.spec, design.spec["hls4ml"]
+    build = Path(build_root) / design.name
+    qonnx_path = build / "export" / QONNX_NAME
+    if not qonnx_path.is_file():
+        raise FpgaflowError(f"{qonnx_path} not found: export the design first (`fpgaflow hls {design.name}` does)")
+    export_info = json.loads((build / "export" / "export.json").read_text())
+    capacity = part_capacity(spec["target"]["part"])
+
+    model = prepare(qonnx_path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_layers, _, _ = hls4ml.converters.parse_onnx_model(model.model)
+            config = hls4ml.utils.config_from_onnx_model(model.model, granularity="name", backend=opts["backend"])
+    except Exception as e:  # hls4ml raises bare Exception for unsupported layers
+        raise FpgaflowError(f"hls4ml cannot convert {design.name}: {e}") from None
+    layers = weighted_layers(spec, hls_layers)
+    backend = hls4ml.backends.get_backend(opts["backend"])
+    reuse = choose_reuse([(l["name"], l["n_in"], l["n_out"]) for l in layers], capacity["DSP"],
+                         opts["reuse_factor"], backend._validate_reuse_factor)
+    config["Model"]["Strategy"] = opts["strategy"]
+    for l in layers:
+        l["reuse_factor"] = reuse[l["name"]]
+        l["multipliers"] = multipliers(l["n_in"], l["n_out"], l["reuse_factor"])
+        layer_cfg = config["LayerName"][l["hls4ml"]]
+        layer_cfg["ReuseFactor"] = l["reuse_factor"]
+        layer_cfg["Strategy"] = opts["strategy"]
+
+    n_tb = opts["tb_images"]
+    images, _ = load_split(data_dir(spec["dataset"]["path"], design.dir), "test")
+    x = to_input(images[:n_tb])
+    y = reference_fn(x)
+
+    final = build / "hls4ml"
+    with atomic_dir(final) as tmp:
+        tb_in, tb_out = tmp / "tb_input.dat", tmp / "tb_output.dat"
+        _write_dat(tb_in, x.transpose(0, 2, 3, 1).reshape(len(x), -1))  # channels last, as the HLS input
+        _write_dat(tb_out, y)
+        model.save(str(tmp / PREPARED_NAME))
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                hls_model = hls4ml.converters.convert_from_onnx_model(
+                    model.model, output_dir=str(tmp), project_name=opts["project_name"], io_type=opts["io_type"],
+                    backend=opts["backend"], hls_config=config, part=spec["target"]["part"],
+                    clock_period=spec["target"]["clock_ns"], input_data_tb=str(tb_in), output_data_tb=str(tb_out))
+                hls_model.write()
+        except Exception as e:
+            raise FpgaflowError(f"hls4ml conversion of {design.name} failed: {e}") from None
+        tb_in.unlink()
+        tb_out.unlink()
+        applied = {l.name: l.get_attr("reuse_factor") for l in hls_model.get_layers()}
+        for l in layers:
+            # hls4ml renames MatMul+Add to Dense_...: match on the original name as a suffix
+            got = [v for k, v in applied.items() if k == l["hls4ml"] or k.endswith("_" + l["hls4ml"])]
+            if got and got[0] != l["reuse_factor"]:
+                raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {got[0]}")
+        _retarget_paths(tmp, final)
+        manifest = {
+            "design": design.name,
+            "backend": "hls4ml",
+            "hls4ml_version": hls4ml.__version__,
+            "hls4ml_backend": opts["backend"],
+            "project_name": opts["project_name"],
+            "io_type": opts["io_type"],
+            "strategy": opts["strategy"],
+            "part": spec["target"]["part"],
+            "clock_ns": spec["target"]["clock_ns"],
+            "part_dsp": capacity["DSP"],
+            "input_shape_hwc": [spec["dataset"]["input_shape"][i] for i in (1, 2, 0)],
+            "n_outputs": spec["dataset"]["num_classes"],
+            "layers": layers,
+            "total_multipliers": sum(l["multipliers"] for l in layers),
+            "tb_images": int(len(x)),
+            "weights_sha256": export_info["weights_sha256"],
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return final
+
+
+def _retarget_paths(tmp: Path, final: Path) -> None:
+    """hls4ml records its output folder in the config; point it at the final location."""
+    cfg = tmp / "hls4ml_config.yml"
+    if cfg.exists():
+        cfg.write_text(cfg.read_text().replace(str(tmp), str(final.resolve())))
+
+
+def read_manifest(project: Path) -> dict:
+    path = Path(project) / MANIFEST
+    if not path.is_file():
+        raise FpgaflowError(f"no complete hls4ml project at {project} (run `fpgaflow hls <design>` first)")
+    return json.loads(path.read_text())

@@ -1,0 +1,99 @@
+"""Brevitas QAT networks built from a design spec.
+
+Each layer type of the spec is one builder in LAYER_BUILDERS, so a new layer type is a new
+entry, not a new branch. Builders return the modules and the output shape they produce.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .errors import FpgaflowError
+from .quantizers import ActQuant, BiasQuant, InputQuant, WeightQuant
+
+
+def _qnn():
+    import brevitas.nn as qnn  # deferred: brevitas is heavy and not every command needs it
+
+    return qnn
+
+
+def _act(spec, layer):
+    if layer.get("activation", "relu") == "none":
+        return []
+    bits = layer.get("act_bits", spec["quant"]["act_bits"])
+    return [_qnn().QuantReLU(act_quant=ActQuant, bit_width=bits, return_quant_tensor=True)]
+
+
+def _conv(spec, layer, shape, last):
+    c, h, w = shape
+    k, out = layer["kernel"], layer["filters"]
+    conv = _qnn().QuantConv2d(
+        c, out, k, stride=layer.get("stride", 1), padding=layer.get("padding", 0), bias=True,
+        weight_quant=WeightQuant, weight_bit_width=layer.get("weight_bits", spec["quant"]["weight_bits"]),
+        bias_quant=BiasQuant, bias_bit_width=spec["quant"]["bias_bits"],
+        return_quant_tensor=not last)
+    s, p = layer.get("stride", 1), layer.get("padding", 0)
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    return [conv, *_act(spec, layer)], (out, oh, ow)
+
+
+def _maxpool(spec, layer, shape, last):
+    c, h, w = shape
+    k = layer["kernel"]
+    return [nn.MaxPool2d(k)], (c, h // k, w // k)
+
+
+def _flatten(spec, layer, shape, last):
+    n = 1
+    for d in shape:
+        n *= d
+    return [nn.Flatten()], (n,)
+
+
+def _dense(spec, layer, shape, last):
+    (n_in,) = shape
+    fc = _qnn().QuantLinear(
+        n_in, layer["units"], bias=True,
+        weight_quant=WeightQuant, weight_bit_width=layer.get("weight_bits", spec["quant"]["weight_bits"]),
+        bias_quant=BiasQuant, bias_bit_width=spec["quant"]["bias_bits"],
+        return_quant_tensor=not last)
+    return [fc, *_act(spec, layer)], (layer["units"],)
+
+
+LAYER_BUILDERS = {"conv": _conv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
+
+
+def build_model(spec) -> nn.Module:
+    """The Brevitas model of a design spec (a dict validated by fpgaflow.spec)."""
+    qnn = _qnn()
+    shape = tuple(spec["dataset"]["input_shape"])
+    modules = [qnn.QuantIdentity(act_quant=InputQuant, bit_width=spec["quant"]["input_bits"],
+                                 return_quant_tensor=True)]
+    layers = spec["layers"]
+    for i, layer in enumerate(layers):
+        builder = LAYER_BUILDERS.get(layer["type"])
+        if builder is None:
+            raise FpgaflowError(f"unsupported layer type '{layer['type']}' (supported: {', '.join(LAYER_BUILDERS)})")
+        mods, shape = builder(spec, layer, shape, last=i == len(layers) - 1)
+        modules += mods
+    if shape != (spec["dataset"]["num_classes"],):
+        raise FpgaflowError(f"the last layer gives shape {shape}, expected ({spec['dataset']['num_classes']},) logits")
+    return nn.Sequential(*modules)
+
+
+def load_weights(model: nn.Module, path) -> nn.Module:
+    """Load a state dict saved by `fpgaflow train`; untrusted files never unpickle code."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FpgaflowError(f"weights file not found: {path} (run `fpgaflow train`)") from None
+    except Exception as e:  # torch raises several types for corrupt or non-tensor files
+        raise FpgaflowError(f"cannot load weights {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict):
+        raise FpgaflowError(f"weights file {path} does not hold a state dict")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise FpgaflowError(f"weights {path} do not match the design: {str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}") from None
+    return model.eval()

@@ -1,0 +1,22 @@
+"""FPGA part capacities (parts.yaml is the data)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .errors import FpgaflowError
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    return yaml.safe_load((Path(__file__).with_name("parts.yaml")).read_text())
+
+
+def part_capacity(part: str) -> dict:
+    table = _table()
+    if part not in table:
+        raise FpgaflowError(f"target.part: unknown part '{part}' (known: {', '.join(table)}; "
+                            f"add its capacity to fpgaflow/parts.yaml)")
+    return table[part]

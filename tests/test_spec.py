@@ -1,0 +1,84 @@
+import copy
+
+import pytest
+import yaml
+
+from fpgaflow.errors import FpgaflowError
+from fpgaflow.spec import list_designs, load_design, load_spec_file, validate
+
+from conftest import ROOT
+
+RAW = yaml.safe_load((ROOT / "designs/lenet/design.yaml").read_text())
+
+
+def with_change(path, value):
+    data = copy.deepcopy(RAW)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return data
+
+
+def test_lenet_loads_with_defaults(lenet):
+    spec = lenet.spec
+    assert [l.get("name") for l in spec["layers"] if l["type"] in ("conv", "dense")] == ["conv1", "conv2", "fc1", "fc2"]
+    assert spec["quant"] == {"input_bits": 8, "weight_bits": 4, "act_bits": 4, "bias_bits": 16}
+    assert spec["hls4ml"]["reuse_factor"] == "auto"
+    assert "lenet" in list_designs()
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("quant", "weight_bits"), 1, r"quant.weight_bits: 1 is below the minimum 2"),
+    (("quant", "act_bits"), 0, r"quant.act_bits: 0 is below the minimum 1"),
+    (("quant", "weight_bits"), 33, r"quant.weight_bits: 33 is above the maximum 16"),
+    (("quant", "bias_bits"), "16", r"quant.bias_bits: expected int, got str"),
+    (("quant", "act_bits"), True, r"quant.act_bits: expected int, got bool"),
+    (("quant", "wieght_bits"), 4, r"quant.wieght_bits: unknown key"),
+    (("hls4ml", "io_type"), "io_serial", r"hls4ml.io_type: 'io_serial' is not one of"),
+    (("hls4ml", "reuse_factor"), {"conv9": 4}, r"hls4ml.reuse_factor.conv9: no such weighted layer"),
+    (("hls4ml", "reuse_factor"), "lots", r"hls4ml.reuse_factor: expected 'auto'"),
+    (("target", "clock_ns"), "fast", r"target.clock_ns: expected float"),
+    (("dataset", "input_shape"), [28, 28], r"dataset.input_shape"),
+    (("layers",), [{"type": "lstm", "units": 4}], r"layers\[0\].type: unsupported layer 'lstm'"),
+    (("layers",), [{"type": "dense", "units": 10, "activation": "none", "bits": 3}], r"layers\[0\].bits: unknown key"),
+    (("layers",), [{"type": "dense", "units": 10}], r"last layer must be dense"),
+    (("layers",), [{"type": "dense", "units": 10, "activation": "none", "weight_bits": 1}],
+     r"layers\[0\].weight_bits: 1 is below the minimum"),
+    (("colour",), "red", r"colour: unknown key"),
+])
+def test_bad_specs_name_the_key(path, value, message):
+    with pytest.raises(FpgaflowError, match=message):
+        validate(with_change(path, value))
+
+
+def test_missing_required_key():
+    data = copy.deepcopy(RAW)
+    del data["layers"]
+    with pytest.raises(FpgaflowError, match="layers: required key is missing"):
+        validate(data)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    bad = tmp_path / "design.yaml"
+    bad.write_text("name: x\nquant: {weight_bits: 4\n")
+    with pytest.raises(FpgaflowError, match=r"design.yaml: malformed YAML at line"):
+        load_spec_file(bad)
+
+
+def test_yaml_tags_are_not_executed(tmp_path):
+    bad = tmp_path / "design.yaml"
+    bad.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(FpgaflowError, match="malformed YAML"):
+        load_spec_file(bad)
+
+
+def test_unknown_design_lists_known():
+    with pytest.raises(FpgaflowError, match=r"unknown design 'lenet5' \(known designs: .*lenet"):
+        load_design("lenet5")
+
+
+@pytest.mark.parametrize("name", ["../lenet", "lenet/../lenet", "/etc/passwd", "LeNet", "", "a b"])
+def test_design_names_are_not_paths(name):
+    with pytest.raises(FpgaflowError, match="invalid design name"):
+        load_design(name)
