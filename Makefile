@@ -2,6 +2,9 @@
 # them creates the virtual environment (.venv) from the pins in pyproject.toml.
 MODEL ?= lenet
 N ?=
+REF ?= torch-cpu
+CSIM ?= fast
+HARNESS ?= exe
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,11 +13,12 @@ READY := $(VENV)/.fpgaflow-installed
 # to a multi-GB CUDA build
 TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
 
-.PHONY: all venv train hls csim test clean help
+.PHONY: all venv train hls csim bench test clean help
 all: hls
 
 help:
-	@echo "make hls|csim|train MODEL=<design> [N=<images>]   make test   make venv   make clean"
+	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=torch-cpu|torch-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
+	@echo "make bench   make test   make venv   make clean"
 
 $(READY): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +36,11 @@ hls: $(READY)
 	$(BIN)/fpgaflow hls $(MODEL)
 
 csim: $(READY)
-	$(BIN)/fpgaflow csim $(MODEL) $(if $(N),-n $(N))
+	$(BIN)/fpgaflow csim $(MODEL) $(if $(N),-n $(N)) --reference $(REF) --csim $(CSIM) --harness $(HARNESS)
+
+# every trained design (projects built where missing): prints a table, writes build/bench.json
+bench: $(READY)
+	$(BIN)/fpgaflow bench $(if $(N),-n $(N))
 
 test: $(READY)
 	$(BIN)/python -m pytest

@@ -39,18 +39,23 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_hls(args) -> int:
+def build_hls(design, build_dir) -> Path:
+    """export + convert: the hls4ml project of a design."""
     from .convert_hls4ml import convert
     from .export import export_qonnx
     from .reference import REFERENCES
-    from .spec import load_design
 
-    design = load_design(args.design)
     if not design.weights.exists():
         raise FpgaflowError(f"{design.weights} not found: train the design first (`fpgaflow train {design.name}`)")
-    qonnx = export_qonnx(design, args.build_dir)
+    qonnx = export_qonnx(design, build_dir)
     print(f"exported {qonnx}")
-    project = convert(design, args.build_dir, REFERENCES["torch-cpu"](design))
+    return convert(design, build_dir, REFERENCES["torch-cpu"](design))
+
+
+def cmd_hls(args) -> int:
+    from .spec import load_design
+
+    project = build_hls(load_design(args.design), args.build_dir)
     m = json.loads((project / "fpgaflow.json").read_text())
     print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'reuse':>6s} {'multipliers':>11s}")
     for l in m["layers"]:
@@ -62,19 +67,44 @@ def cmd_hls(args) -> int:
 
 def cmd_csim(args) -> int:
     from .spec import load_design
+    from .triage import describe
     from .verify import verify
 
     design = load_design(args.design)
-    r = verify(design, args.build_dir, n=args.n, reference=args.reference, workers=args.workers,
-               progress=not args.no_progress)
+    r = verify(design, args.build_dir, n=args.n, reference=args.reference, harness=args.harness,
+               variant=args.csim, workers=args.workers, progress=not args.no_progress)
     print(f"{design.name}: n = {r['n']}, exact = {r['exact']}, mismatches = {r['mismatches']}, "
           f"max_abs_diff = {r['max_abs_diff']:g}, argmax_agreement = {r['argmax_agreement']:.4f}, "
           f"accuracy = {r['accuracy']:.4f}")
-    print(f"reference {r['reference']}; C-sim {r['csim_images_per_s']} images/s on {r['workers']} worker(s); "
-          f"{r['seconds']} s in all; wrote {Path(args.build_dir) / design.name / 'hls4ml' / 'verify.json'}")
+    for pair, c in r.get("comparisons", {}).items():
+        print(f"  {pair:24s} exact {c['exact']}/{c['n']}, max_abs_diff {c['max_abs_diff']:g}")
+    print(f"reference {r['reference']}; C-sim {r['csim_variant']} via {r['csim_harness']}: "
+          f"{r['csim_images_per_s']} images/s on {r['workers']} process(es); {r['seconds']} s in all; "
+          f"wrote {Path(args.build_dir) / design.name / 'hls4ml' / 'verify.json'}")
     for m in r["first_mismatches"]:
-        print(f"MISMATCH image {m['image']}:\n  csim      {m['csim']}\n  reference {m['reference']}")
+        print(f"MISMATCH image {m['image']}:")
+        for k, v in m.items():
+            if k != "image":
+                print(f"  {k:10s} {v}")
+    if "triage" in r:
+        print(describe(r["triage"]))
     return 1 if r["mismatches"] else 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench, table
+    from .spec import list_designs, load_design
+
+    names = args.designs or [n for n in list_designs() if load_design(n).weights.exists()]
+    designs = [load_design(n) for n in names]
+    for d in designs:
+        if not (Path(args.build_dir) / d.name / "hls4ml" / "fpgaflow.json").exists():
+            build_hls(d, args.build_dir)
+    data = run_bench(designs, Path(args.build_dir), n=args.n)
+    print(table(data))
+    print(f"machine: {data['machine']['cpu']}, {data['machine']['cores']} cores; "
+          f"wrote {Path(args.build_dir) / 'bench.json'}")
+    return 0 if all(data["designs"][n]["csim_exact"] for n in names) else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,10 +129,20 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("csim", help="compile the HLS project (g++) and compare it bit for bit with the reference")
     s.add_argument("design")
     s.add_argument("-n", "--n", type=int, help="number of test images (default: all)")
-    s.add_argument("--workers", type=int, help="C-sim processes (default: one per core)")
-    s.add_argument("--reference", default="torch-cpu", help="reference inference (default: torch-cpu)")
+    s.add_argument("--workers", type=int, help="C-sim processes (default: one per core, at most 8)")
+    s.add_argument("--reference", default="torch-cpu", choices=["torch-cpu", "torch-cuda", "all"],
+                   help="reference inference: torch-cpu (default), torch-cuda, or all (three-way)")
+    s.add_argument("--csim", default="fast", choices=["fast", "stock"],
+                   help="fast: integer dense kernels, proven equal to stock (default); stock: hls4ml's code as is")
+    s.add_argument("--harness", default="exe", choices=["exe", "lib"],
+                   help="exe: the standalone testbench of sim/ (default); lib: the project's bridge via ctypes")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_csim)
+
+    s = sub.add_parser("bench", help="C-sim and reference speed, compile times, memory: build/bench.json")
+    s.add_argument("designs", nargs="*", help="designs to measure (default: every trained design)")
+    s.add_argument("-n", "--n", type=int, help="test images per design (default: all)")
+    s.set_defaults(func=cmd_bench)
     return p
 
 

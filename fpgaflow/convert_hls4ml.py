@@ -22,6 +22,7 @@ from .export import QONNX_NAME, sha256
 from .parts import part_capacity
 from .reuse import choose_reuse, multipliers
 from .spec import WEIGHTED, Design
+from .vectors import write_dat
 
 PREPARED_NAME = "model.hls4ml.onnx"
 MANIFEST = "fpgaflow.json"
@@ -89,13 +90,6 @@ def weighted_layers(spec: dict, hls_layers: list[dict]) -> list[dict]:
     return out
 
 
-def _write_dat(path: Path, rows: np.ndarray) -> None:
-    # repr() of a float round-trips exactly, so the testbench reads the very same numbers
-    with open(path, "w") as f:
-        for row in rows:
-            f.write(" ".join(repr(float(v)) for v in row) + "\n")
-
-
 def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
     """Write build/<design>/hls4ml from build/<design>/export/model.qonnx.onnx."""
     import hls4ml
@@ -120,6 +114,10 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
     reuse = choose_reuse([(l["name"], l["n_in"], l["n_out"]) for l in layers], capacity["DSP"],
                          opts["reuse_factor"], backend._validate_reuse_factor)
     config["Model"]["Strategy"] = opts["strategy"]
+    # trace hooks sit under #ifndef __SYNTHESIS__ and return at once unless enabled, so the
+    # synthesized design is unchanged; triage uses them to find the first differing layer
+    for layer_cfg in config["LayerName"].values():
+        layer_cfg["Trace"] = True
     for l in layers:
         l["reuse_factor"] = reuse[l["name"]]
         l["multipliers"] = multipliers(l["n_in"], l["n_out"], l["reuse_factor"])
@@ -135,8 +133,8 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
     final = build / "hls4ml"
     with atomic_dir(final) as tmp:
         tb_in, tb_out = tmp / "tb_input.dat", tmp / "tb_output.dat"
-        _write_dat(tb_in, x.transpose(0, 2, 3, 1).reshape(len(x), -1))  # channels last, as the HLS input
-        _write_dat(tb_out, y)
+        write_dat(tb_in, x.transpose(0, 2, 3, 1).reshape(len(x), -1))  # channels last, as the HLS input
+        write_dat(tb_out, y)
         model.save(str(tmp / PREPARED_NAME))
         try:
             with contextlib.redirect_stdout(io.StringIO()) as out:
@@ -144,6 +142,7 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
                     model.model, output_dir=str(tmp), project_name=opts["project_name"], io_type=opts["io_type"],
                     backend=opts["backend"], hls_config=config, part=spec["target"]["part"],
                     clock_period=spec["target"]["clock_ns"], input_data_tb=str(tb_in), output_data_tb=str(tb_out))
+                hls_model.config.trace_output = True  # what hls4ml's own trace() sets
                 hls_model.write()
         except Exception as e:
             raise FpgaflowError(f"hls4ml conversion of {design.name} failed: {e}") from None
@@ -155,6 +154,10 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
             got = [v for k, v in applied.items() if k == l["hls4ml"] or k.endswith("_" + l["hls4ml"])]
             if got and got[0] != l["reuse_factor"]:
                 raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {got[0]}")
+        traced = [{"name": l.name, "class": l.class_name, "activation": l.get_attr("activation"),
+                   "shape": list(l.get_output_variable().shape), "type": l.get_output_variable().type.name,
+                   "precision": str(l.get_output_variable().type.precision)}
+                  for l in hls_model.get_layers() if l.get_attr("function_cpp") and l.get_attr("trace")]
         _retarget_paths(tmp, final)
         manifest = {
             "design": design.name,
@@ -172,6 +175,7 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
             "layers": layers,
             "total_multipliers": sum(l["multipliers"] for l in layers),
             "tb_images": int(len(x)),
+            "traced_layers": traced,
             "weights_sha256": export_info["weights_sha256"],
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

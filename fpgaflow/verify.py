@@ -1,7 +1,8 @@
 """Bit-exact verification: C-simulation outputs against the reference inference.
 
 Equal means equal: both sides are exact multiples of the output's power-of-two scale, so
-they are compared with ==, no tolerance. Writes <project>/verify.json.
+they are compared with ==, no tolerance. Writes <project>/verify.json; on a mismatch, the
+triage of the first mismatching image names the first layer that differs.
 """
 from __future__ import annotations
 
@@ -12,74 +13,122 @@ from pathlib import Path
 
 import numpy as np
 
-from . import csim
+from . import csim, triage
 from .atomic import atomic_write_text
 from .convert_hls4ml import read_manifest
 from .data import data_dir, load_split, to_input
 from .errors import FpgaflowError
 from .export import sha256
-from .reference import REFERENCES
+from .reference import ALL, REFERENCES
 from .spec import Design
+from .vectors import write_dat
 
 
-def compare(hw: np.ndarray, ref: np.ndarray, labels: np.ndarray) -> dict:
+def compare(hw: np.ndarray, ref: np.ndarray, labels: np.ndarray | None = None) -> dict:
     if hw.shape != ref.shape:
-        raise FpgaflowError(f"C-sim gave outputs of shape {hw.shape}, the reference {ref.shape}")
+        raise FpgaflowError(f"outputs of shape {hw.shape} cannot be compared with {ref.shape}")
     differs = (hw != ref).any(axis=1)
     n = len(hw)
-    return {
+    out = {
         "n": n,
         "exact": int(n - differs.sum()),
         "mismatches": int(differs.sum()),
         "max_abs_diff": float(np.abs(hw - ref).max()) if n else 0.0,
         "argmax_agreement": float((hw.argmax(1) == ref.argmax(1)).mean()) if n else 0.0,
-        "accuracy": float((hw.argmax(1) == labels).mean()) if n else 0.0,
-        "mismatch_indices": np.flatnonzero(differs).tolist(),
     }
+    if labels is not None:
+        out["accuracy"] = float((hw.argmax(1) == labels).mean()) if n else 0.0
+    out["mismatch_indices"] = np.flatnonzero(differs).tolist()
+    return out
+
+
+def default_workers() -> int:
+    return max(1, min(len(os.sched_getaffinity(0)), 8))
+
+
+def run_csim(project: Path, manifest: dict, b: csim.Build, x_hwc: np.ndarray, expected: np.ndarray, harness: str,
+             workers: int, progress: bool) -> np.ndarray:
+    n_out = manifest["n_outputs"]
+    if harness == "lib":
+        return csim.run_lib(b, manifest["project_name"], x_hwc, n_out, workers=workers, progress=progress)
+    vec = project.parent / "csim" / "vectors"
+    vec.mkdir(parents=True, exist_ok=True)
+    write_dat(vec / "inputs.dat", x_hwc)
+    write_dat(vec / "expected.dat", expected)
+    hw, tb_mismatches = csim.run_exe(b, vec / "inputs.dat", vec / "expected.dat", len(x_hwc), x_hwc[0].size, n_out,
+                                     workers=workers, progress=progress)
+    ours = int((hw != expected).any(axis=1).sum())
+    if ours != tb_mismatches:  # the testbench compares in C++; both counts must agree
+        raise FpgaflowError(f"the testbench counted {tb_mismatches} mismatches, the comparison here {ours}")
+    return hw
 
 
 def verify(design: Design, build_root: Path, n: int | None = None, reference: str = "torch-cpu",
-           workers: int | None = None, progress: bool = True, log=print) -> dict:
+           harness: str = "exe", variant: str = "fast", workers: int | None = None, progress: bool = True,
+           log=print) -> dict:
+    names = list(REFERENCES) if reference == ALL else [reference]
+    for r in names:
+        if r not in REFERENCES:
+            raise FpgaflowError(f"unknown reference '{r}' (known: {', '.join(REFERENCES)}, {ALL})")
+    if harness not in csim.HARNESSES:
+        raise FpgaflowError(f"unknown C-sim harness '{harness}' (known: {', '.join(csim.HARNESSES)})")
+    # a reference that cannot run here (no CUDA) fails first, before any other check or work
+    predictors = {r: REFERENCES[r](design) for r in names}
     project = Path(build_root) / design.name / "hls4ml"
     manifest = read_manifest(project)
     if design.weights.exists() and sha256(design.weights) != manifest["weights_sha256"]:
         raise FpgaflowError(f"{design.weights} changed since {project} was built: run `fpgaflow hls {design.name}` again")
-    if reference not in REFERENCES:
-        raise FpgaflowError(f"unknown reference '{reference}' (known: {', '.join(REFERENCES)})")
+
     images, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
     if n is not None:
         if n < 1:
             raise FpgaflowError(f"N={n}: need at least one image")
         images, labels = images[:n], labels[:n]
     x = to_input(images)
+    x_hwc = x.transpose(0, 2, 3, 1).reshape(len(x), -1)
 
     t0 = time.time()
+    b = csim.build(project, variant)
+    log(f"C-sim ({variant}) {'compiled' if b.compiled else 'reused from cache'} in {b.seconds:.2f} s"
+        + (f"; {b.fast_kernels} dense kernels on integers" if variant == "fast" else ""))
+    outputs, speeds = {}, {}
+    for r, predict in predictors.items():
+        t = time.time()
+        outputs[r] = predict(x)
+        speeds[r] = round(len(x) / max(time.time() - t, 1e-9), 1)
+    workers = workers or default_workers()
     t = time.time()
-    lib, rebuilt = csim.compile_project(project)
-    compile_s = time.time() - t
-    log(f"C-sim library {'compiled' if rebuilt else 'reused (unchanged)'} in {compile_s:.1f} s: {lib.name}")
-    t = time.time()
-    ref = REFERENCES[reference](design)(x)
-    ref_s = time.time() - t
-    t = time.time()
-    workers = workers or min(len(os.sched_getaffinity(0)), 8)
-    hw = csim.run(lib, manifest["project_name"], x.transpose(0, 2, 3, 1), manifest["n_outputs"],
-                  workers=workers, progress=progress)
+    hw = run_csim(project, manifest, b, x_hwc, outputs[names[0]], harness, workers, progress)
     csim_s = time.time() - t
 
-    result = compare(hw, ref, labels)
+    result = compare(hw, outputs[names[0]], labels)
+    if len(names) > 1:
+        comparisons = {f"csim|{r}": compare(hw, outputs[r]) for r in names}
+        for i, a in enumerate(names):
+            for c in names[i + 1:]:
+                comparisons[f"{a}|{c}"] = compare(outputs[a], outputs[c])
+        bad = sorted(set().union(*(set(c["mismatch_indices"]) for c in comparisons.values())))
+        result.update({"exact": len(x) - len(bad), "mismatches": len(bad), "mismatch_indices": bad,
+                       "max_abs_diff": max(c["max_abs_diff"] for c in comparisons.values())})
+        result["comparisons"] = {k: {f: v for f, v in c.items() if f != "mismatch_indices"}
+                                 for k, c in comparisons.items()}
     bad = result.pop("mismatch_indices")
     result.update({
-        "reference": reference,
+        "reference": "+".join(names),
         "seconds": round(time.time() - t0, 2),
+        "csim_variant": variant,
+        "csim_harness": harness,
         "csim_seconds": round(csim_s, 2),
         "csim_images_per_s": round(len(x) / csim_s, 1) if csim_s else None,
-        "reference_images_per_s": round(len(x) / ref_s, 1) if ref_s else None,
-        "compile_seconds": round(compile_s, 2),
-        "compiled": rebuilt,
+        "reference_images_per_s": speeds,
+        "compile_seconds": round(b.seconds, 2),
+        "compiled": b.compiled,
         "workers": workers,
-        "first_mismatches": [
-            {"image": int(i), "csim": hw[i].tolist(), "reference": ref[i].tolist()} for i in bad[:5]],
+        "first_mismatches": [{"image": int(i), "csim": hw[i].tolist(),
+                              **{r: outputs[r][i].tolist() for r in names}} for i in bad[:5]],
     })
+    if bad:
+        result["triage"] = triage.first_divergence(design, project, b.lib, manifest["project_name"],
+                                                   manifest["traced_layers"], x[bad[0]], int(bad[0]))
     atomic_write_text(project / "verify.json", json.dumps(result, indent=2) + "\n")
     return result

@@ -24,3 +24,31 @@ def lenet():
     from fpgaflow.spec import load_design
 
     return load_design("lenet")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False here")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def run_cli(*args, build=None, env=None):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "fpgaflow"] + (["--build-dir", str(build)] if build else []) + list(args)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """build/ with the lenet hls4ml project, made by the CLI from the committed weights."""
+    build = tmp_path_factory.mktemp("build")
+    r = run_cli("hls", "lenet", build=build)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build

@@ -5,28 +5,13 @@ Nothing is mocked: the CLI runs as a user runs it and its artefacts are read bac
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import run_cli as fpgaflow
 
 pytestmark = pytest.mark.slow
 N_IMAGES = 200
-
-
-def fpgaflow(*args, build):
-    return subprocess.run([sys.executable, "-m", "fpgaflow", "--build-dir", str(build), *args],
-                          cwd=ROOT, capture_output=True, text=True)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    build = tmp_path_factory.mktemp("build")
-    r = fpgaflow("hls", "lenet", build=build)
-    assert r.returncode == 0, r.stderr
-    return build
 
 
 def test_hls_project_is_complete(built):
@@ -41,35 +26,50 @@ def test_hls_project_is_complete(built):
     assert [p.name for p in (built / "lenet").iterdir() if p.name.startswith(".")] == []
 
 
-def test_csim_is_bit_exact(built):
-    r = fpgaflow("csim", "lenet", "-n", str(N_IMAGES), "--no-progress", build=built)
+@pytest.mark.parametrize("csim, harness", [("fast", "exe"), ("stock", "lib")])
+def test_csim_is_bit_exact(built, csim, harness):
+    r = fpgaflow("csim", "lenet", "-n", str(N_IMAGES), "--no-progress", "--csim", csim, "--harness", harness, build=built)
     assert r.returncode == 0, r.stdout + r.stderr
     v = json.loads((built / "lenet" / "hls4ml" / "verify.json").read_text())
     assert v["n"] == N_IMAGES and v["exact"] == N_IMAGES and v["mismatches"] == 0
     assert v["max_abs_diff"] == 0.0 and v["argmax_agreement"] == 1.0
     assert v["reference"] == "torch-cpu" and v["accuracy"] >= 0.97
+    assert v["csim_variant"] == csim and v["csim_harness"] == harness
     assert f"n = {N_IMAGES}, exact = {N_IMAGES}, mismatches = 0" in r.stdout
 
 
-def test_csim_reuses_unchanged_library(built):
+def test_csim_reuses_unchanged_build(built):
     r = fpgaflow("csim", "lenet", "-n", "20", "--no-progress", build=built)
-    assert r.returncode == 0 and "reused (unchanged)" in r.stdout
+    assert r.returncode == 0 and "reused from cache" in r.stdout
+    assert json.loads((built / "lenet" / "hls4ml" / "verify.json").read_text())["compiled"] is False
 
 
-def test_narrowed_precision_is_caught(built, tmp_path):
-    """A real fault in the generated project (output type loses 4 fraction bits) must fail."""
-    faulty = tmp_path / "build"
-    shutil.copytree(built / "lenet", faulty / "lenet")
-    defines = faulty / "lenet" / "hls4ml" / "firmware" / "defines.h"
-    text = defines.read_text()
-    narrowed, count = re.subn(r"ap_fixed<(\d+),(\d+)>, 10\*1> result_t",
-                              lambda m: f"ap_fixed<{int(m[1]) - 4},{m[2]}>, 10*1> result_t", text)
+def narrow(project, layer, width_delta, int_delta):
+    """Narrow the output type of one layer in the generated defines.h: a real fault."""
+    manifest = json.loads((project / "fpgaflow.json").read_text())
+    type_name = next(t["type"] for t in manifest["traced_layers"] if t["name"] == layer)
+    defines = project / "firmware" / "defines.h"
+    text, count = re.subn(rf"ap_fixed<(\d+),(\d+)>(, [^>]*>)? {type_name};",
+                          lambda m: f"ap_fixed<{int(m[1]) + width_delta},{int(m[2]) + int_delta}>{m[3] or ''} {type_name};",
+                          defines.read_text())
     assert count == 1
-    defines.write_text(narrowed)
+    defines.write_text(text)
+
+
+@pytest.mark.parametrize("layer", ["Conv2D_Conv_1", "Dense_MatMul_1"])
+def test_fault_is_caught_and_triaged(built, tmp_path, layer):
+    """A layer's output type narrowed (integer bits cut, so values wrap) must fail, and triage must name it."""
+    faulty = tmp_path / "build"
+    shutil.copytree(built / "lenet" / "hls4ml", faulty / "lenet" / "hls4ml")
+    narrow(faulty / "lenet" / "hls4ml", layer, -8, -8)
     r = fpgaflow("csim", "lenet", "-n", "50", "--no-progress", build=faulty)
-    assert r.returncode == 1
+    assert r.returncode == 1, r.stdout + r.stderr
     v = json.loads((faulty / "lenet" / "hls4ml" / "verify.json").read_text())
     assert v["mismatches"] > 0 and "MISMATCH image" in r.stdout
+    t = v["triage"]
+    assert t["layer"] == layer and t["image"] == v["first_mismatches"][0]["image"]
+    assert t["csim"] != t["reference"] and t["csim_type"].startswith("ap_fixed<")
+    assert f"first differing layer {layer}" in r.stdout
 
 
 def test_csim_without_project_is_a_clear_error(tmp_path):

@@ -1,0 +1,115 @@
+"""`fpgaflow bench`: speed and memory of the verification path, per design, as numbers.
+
+Writes build/bench.json: {"machine": {...}, "designs": {name: {...}}}. Keys are only ever
+added, never renamed; a value not measured here is null.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import csim
+from .atomic import atomic_write_text
+from .convert_hls4ml import read_manifest
+from .data import data_dir, load_split, to_input
+from .reference import REFERENCES, cuda_available
+from .spec import Design
+from .verify import default_workers, run_csim, verify
+
+STOCK_IMAGES = 1000  # the stock build is ~4x slower: time it on a slice, and check it equals the fast one there
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+            "torch": torch.__version__, "gxx": gxx[0] if gxx else None,
+            "cuda": torch.cuda.get_device_name(0) if cuda_available() else None}
+
+
+def _peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024, 1)  # ru_maxrss is in KiB on Linux
+
+
+def _rate(fn, x) -> float:
+    t = time.time()
+    fn(x)
+    return round(len(x) / max(time.time() - t, 1e-9), 1)
+
+
+def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> dict:
+    project = Path(build_root) / design.name / "hls4ml"
+    manifest = read_manifest(project)
+    with tempfile.TemporaryDirectory() as cold_cache:
+        cold = csim.build(project, "fast", cache=Path(cold_cache))
+        cached = csim.build(project, "fast", cache=Path(cold_cache))
+    r = verify(design, build_root, n=n, progress=False, log=lambda *_: None)
+
+    images, _ = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
+    x = to_input(images[:n] if n else images)
+    cpu = REFERENCES["torch-cpu"](design)
+    row = {
+        "csim_img_per_s": r["csim_images_per_s"],
+        "csim_exact": r["mismatches"] == 0,
+        "csim_n": r["n"],
+        "reference_cpu_img_per_s": _rate(cpu, x),
+        "reference_gpu_img_per_s": _rate(REFERENCES["torch-cuda"](design), x) if cuda_available() else None,
+        "compile_s_cold": round(cold.seconds, 2),
+        "compile_s_cached": round(cached.seconds, 3),
+    }
+    # the stock ap_fixed build on a slice: its speed, and output-for-output equality with fast
+    xs = x[:STOCK_IMAGES]
+    x_hwc = xs.transpose(0, 2, 3, 1).reshape(len(xs), -1)
+    expected = cpu(xs)
+    workers = default_workers()
+    t = time.time()
+    stock = run_csim(project, manifest, csim.build(project, "stock"), x_hwc, expected, "exe", workers, False)
+    row["csim_stock_img_per_s"] = round(len(xs) / (time.time() - t), 1)
+    fast = run_csim(project, manifest, csim.build(project, "fast"), x_hwc, expected, "exe", workers, False)
+    row["csim_stock_equals_fast"] = bool(np.array_equal(stock, fast))
+    row["csim_workers"] = workers
+    row["peak_rss_mb"] = _peak_rss_mb()
+    return row
+
+
+def run_bench(designs: list[Design], build_root: Path, n: int | None = None, log=print) -> dict:
+    out_path = Path(build_root) / "bench.json"
+    data = json.loads(out_path.read_text()) if out_path.exists() else {}
+    data["machine"] = machine()
+    data.setdefault("designs", {})
+    for d in designs:
+        log(f"benchmarking {d.name} ...")
+        data["designs"].setdefault(d.name, {}).update(bench_design(d, build_root, n, log))
+    atomic_write_text(out_path, json.dumps(data, indent=2) + "\n")
+    return data
+
+
+COLUMNS = [("csim_img_per_s", "C-sim img/s"), ("csim_exact", "exact"), ("csim_n", "n"),
+           ("csim_stock_img_per_s", "stock img/s"), ("reference_cpu_img_per_s", "ref CPU img/s"),
+           ("reference_gpu_img_per_s", "ref GPU img/s"), ("compile_s_cold", "compile cold s"),
+           ("compile_s_cached", "cached s"), ("peak_rss_mb", "peak RSS MB")]
+
+
+def table(data: dict) -> str:
+    head = f"{'design':10s}" + "".join(f"{title:>15s}" for _, title in COLUMNS)
+    rows = [head]
+    for name, row in data["designs"].items():
+        cells = []
+        for key, _ in COLUMNS:
+            v = row.get(key)
+            cells.append(f"{'-' if v is None else v!s:>15s}")
+        rows.append(f"{name:10s}" + "".join(cells))
+    return "\n".join(rows)

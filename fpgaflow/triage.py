@@ -1,0 +1,131 @@
+"""Triage of a mismatch: the first layer whose C-sim output differs from the reference.
+
+The C-sim side comes from hls4ml's trace hooks (compiled into every project, enabled only
+here); the reference side from running the Brevitas model module by module. Both are in
+the hardware's grid (the reference's quantized tensors are integers times powers of two)
+and are compared with ==, in channels-last order as the hardware holds them.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .export import trained_model
+from .spec import WEIGHTED, Design
+
+# hls4ml layer class / Brevitas module class -> the stage kind they are matched on
+HLS_KINDS = {"Activation": "act", "ParametrizedActivation": "act", "Conv2D": "conv", "Conv1D": "conv",
+             "Dense": "dense", "Pooling2D": "pool", "Pooling1D": "pool"}
+TORCH_KINDS = {"QuantIdentity": "act", "QuantReLU": "act", "QuantConv2d": "conv", "QuantLinear": "dense",
+               "MaxPool2d": "pool"}
+_TYPEDEF_RE = re.compile(r"typedef\s+(?:nnet::array<)?((?:ap_u?fixed|ap_u?int)<[^>]*>)(?:,\s*[^;]*)?\s+(\w+);")
+
+
+class _TraceData(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p)]
+
+
+def hardware_types(project: Path) -> dict[str, str]:
+    """Type name -> ap type, as the project's defines.h has it now."""
+    text = (Path(project) / "firmware" / "defines.h").read_text()
+    return {name: t for t, name in _TYPEDEF_RE.findall(text)}
+
+
+def trace_csim(lib: Path, name: str, traced: list[dict], x_row: np.ndarray) -> dict[str, np.ndarray]:
+    so = ctypes.CDLL(str(lib))
+    top = getattr(so, f"{name}_double")
+    ptr = ctypes.POINTER(ctypes.c_double)
+    top.argtypes, top.restype = [ptr, ptr], None
+    so.allocate_trace_storage.argtypes = [ctypes.c_size_t]
+    so.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
+    sizes = {t["name"]: int(np.prod(t["shape"])) for t in traced}
+    x = np.ascontiguousarray(x_row, dtype=np.float64)
+    out = np.zeros(64 * 1024, dtype=np.float64)  # larger than any output of these designs
+    so.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
+    try:
+        top(x.ctypes.data_as(ptr), out.ctypes.data_as(ptr))
+        data = (_TraceData * len(sizes))()
+        so.collect_trace_output(data)
+        result = {}
+        for d in data:
+            layer = d.name.decode()
+            arr = ctypes.cast(d.data, ptr)
+            result[layer] = np.ctypeslib.as_array(arr, shape=(sizes[layer],)).copy()
+    finally:
+        so.free_trace_storage()
+    return result
+
+
+def _quant_type(t) -> str:
+    scale, bits = getattr(t, "scale", None), getattr(t, "bit_width", None)
+    if scale is None or bits is None or torch.as_tensor(scale).numel() != 1:
+        return "float32"
+    exp = math.log2(float(scale))
+    bits = int(float(bits))
+    signed = bool(getattr(t, "signed", True))
+    kind = "ap_fixed" if signed else "ap_ufixed"
+    return f"{kind}<{bits},{bits + int(exp)}>" if exp == int(exp) else f"{bits}-bit x {float(scale)}"
+
+
+def trace_reference(design: Design, x1: np.ndarray) -> list[dict]:
+    """Each stage of the Brevitas model on one image (1, C, H, W)."""
+    model = trained_model(design)
+    weighted = iter(l["name"] for l in design.spec["layers"] if l["type"] in WEIGHTED)
+    stages, value, last = [], torch.from_numpy(x1), "input"
+    with torch.no_grad():
+        for module in model:
+            value = module(value)
+            kind = TORCH_KINDS.get(type(module).__name__)
+            if kind is None:
+                continue
+            if kind in ("conv", "dense"):
+                last = next(weighted)
+                label = last
+            else:
+                label = f"{'quant' if kind == 'act' else kind}({last})"
+            arr = (value.value if hasattr(value, "value") else value).numpy()
+            if arr.ndim == 4:
+                arr = arr.transpose(0, 2, 3, 1)
+            stages.append({"kind": kind, "label": label, "values": arr.reshape(-1).astype(np.float64),
+                           "type": _quant_type(value)})
+    return stages
+
+
+def first_divergence(design: Design, project: Path, lib: Path, name: str, traced: list[dict],
+                     x_chw: np.ndarray, image: int) -> dict:
+    hw = trace_csim(lib, name, traced, x_chw.transpose(1, 2, 0).reshape(-1))
+    ref = trace_reference(design, x_chw[None])
+    hw_layers = [t for t in traced if t["class"] in HLS_KINDS]
+    types = hardware_types(project)
+    if [HLS_KINDS[t["class"]] for t in hw_layers] != [s["kind"] for s in ref]:
+        return {"image": image, "error": "cannot align the hls4ml layers with the model's modules",
+                "hls4ml": [t["name"] for t in hw_layers], "model": [s["label"] for s in ref]}
+    matched = []
+    for t, s in zip(hw_layers, ref):
+        a, b = hw[t["name"]], s["values"]
+        differs = np.flatnonzero(a != b)
+        if len(differs) == 0:
+            matched.append(t["name"])
+            continue
+        k = int(differs[0])
+        position = list(np.unravel_index(k, t["shape"])) if len(t["shape"]) > 1 else [k]
+        return {"image": image, "layer": t["name"], "design_layer": s["label"], "index": k,
+                "position": [int(p) for p in position], "csim": float(a[k]), "reference": float(b[k]),
+                "csim_type": types.get(t["type"], t["precision"]), "reference_type": s["type"],
+                "differing_elements": int(len(differs)), "elements": int(len(a)), "matching_layers": matched}
+    return {"image": image, "layer": None, "matching_layers": matched,
+            "error": "every traced layer matches; the difference lies after the last traced layer"}
+
+
+def describe(t: dict) -> str:
+    if t.get("layer") is None:
+        return f"TRIAGE image {t['image']}: {t['error']}"
+    return (f"TRIAGE image {t['image']}: first differing layer {t['layer']} ({t['design_layer']}), "
+            f"element {t['index']} at {tuple(t['position'])}: C-sim {t['csim']:g} [{t['csim_type']}] vs "
+            f"reference {t['reference']:g} [{t['reference_type']}]; {t['differing_elements']} of "
+            f"{t['elements']} elements differ; {len(t['matching_layers'])} layers before it match exactly")
