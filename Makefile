@@ -2,7 +2,7 @@
 # them creates the virtual environment (.venv) from the pins in pyproject.toml.
 MODEL ?= lenet
 N ?=
-REF ?= torch-cpu
+REF ?= default
 CSIM ?= fast
 HARNESS ?= exe
 PYTHON ?= python3
@@ -17,7 +17,7 @@ TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
 all: hls
 
 help:
-	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=torch-cpu|torch-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
+	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
 	@echo "make bench   make test   make venv   make clean"
 
 $(READY): pyproject.toml

@@ -19,8 +19,9 @@ import numpy as np
 from . import csim
 from .atomic import atomic_write_text
 from .convert_hls4ml import read_manifest
+from .errors import FpgaflowError
 from .data import data_dir, load_split, to_input
-from .reference import REFERENCES, cuda_available
+from .reference import REFERENCES, cpu_reference
 from .spec import Design
 from .verify import default_workers, run_csim, verify
 
@@ -35,7 +36,7 @@ def machine() -> dict:
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "python": platform.python_version(),
             "torch": torch.__version__, "gxx": gxx[0] if gxx else None,
-            "cuda": torch.cuda.get_device_name(0) if cuda_available() else None}
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def _peak_rss_mb() -> float:
@@ -50,6 +51,14 @@ def _rate(fn, x) -> float:
     return round(len(x) / max(time.time() - t, 1e-9), 1)
 
 
+def _gpu_reference(design: Design):
+    """The framework's GPU reference where this machine has one, else None (reported as null)."""
+    try:
+        return REFERENCES[design.framework.references[1]](design)
+    except FpgaflowError:
+        return None
+
+
 def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> dict:
     project = Path(build_root) / design.name / "hls4ml"
     manifest = read_manifest(project)
@@ -60,13 +69,14 @@ def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> 
 
     images, _ = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
     x = to_input(images[:n] if n else images)
-    cpu = REFERENCES["torch-cpu"](design)
+    cpu = cpu_reference(design)
+    gpu = _gpu_reference(design)
     row = {
         "csim_img_per_s": r["csim_images_per_s"],
         "csim_exact": r["mismatches"] == 0,
         "csim_n": r["n"],
         "reference_cpu_img_per_s": _rate(cpu, x),
-        "reference_gpu_img_per_s": _rate(REFERENCES["torch-cuda"](design), x) if cuda_available() else None,
+        "reference_gpu_img_per_s": _rate(gpu, x) if gpu else None,
         "compile_s_cold": round(cold.seconds, 2),
         "compile_s_cached": round(cached.seconds, 3),
     }
@@ -104,12 +114,13 @@ COLUMNS = [("csim_img_per_s", "C-sim img/s"), ("csim_exact", "exact"), ("csim_n"
 
 
 def table(data: dict) -> str:
-    head = f"{'design':10s}" + "".join(f"{title:>15s}" for _, title in COLUMNS)
+    width = max([len("design"), *map(len, data["designs"])]) + 2
+    head = f"{'design':{width}s}" + "".join(f"{title:>15s}" for _, title in COLUMNS)
     rows = [head]
     for name, row in data["designs"].items():
         cells = []
         for key, _ in COLUMNS:
             v = row.get(key)
             cells.append(f"{'-' if v is None else v!s:>15s}")
-        rows.append(f"{name:10s}" + "".join(cells))
+        rows.append(f"{name:{width}s}" + "".join(cells))
     return "\n".join(rows)

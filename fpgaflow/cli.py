@@ -28,28 +28,26 @@ def cmd_list(args) -> int:
 
 def cmd_train(args) -> int:
     from .spec import load_design
-    from .train import train
 
     design = load_design(args.design)
-    m = train(design, out_dir=args.out, epochs=args.epochs, checkpoint_dir=Path(args.build_dir) / design.name / "train",
+    m = design.framework.fn("train")(design, out_dir=args.out, epochs=args.epochs, checkpoint_dir=Path(args.build_dir) / design.name / "train",
               progress=not args.no_progress)
     out = Path(args.out or design.dir)
     print(f"{design.name}: test accuracy {m['test_accuracy']:.4f} on {m['test_images']} images "
-          f"(best epoch {m['best_epoch']}, {m['seconds']} s); wrote {out / 'weights.pt'} and {out / 'metrics.json'}")
+          f"(best epoch {m['best_epoch']}, {m['seconds']} s); wrote {out / design.weights.name} and {out / 'metrics.json'}")
     return 0
 
 
 def build_hls(design, build_dir) -> Path:
     """export + convert: the hls4ml project of a design."""
     from .convert_hls4ml import convert
-    from .export import export_qonnx
-    from .reference import REFERENCES
+    from .reference import cpu_reference
 
     if not design.weights.exists():
         raise FpgaflowError(f"{design.weights} not found: train the design first (`fpgaflow train {design.name}`)")
-    qonnx = export_qonnx(design, build_dir)
-    print(f"exported {qonnx}")
-    return convert(design, build_dir, REFERENCES["torch-cpu"](design))
+    exported = design.framework.fn("export")(design, build_dir)
+    print(f"exported {exported}")
+    return convert(design, build_dir, cpu_reference(design))
 
 
 def cmd_hls(args) -> int:
@@ -108,6 +106,8 @@ def cmd_bench(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .reference import ALL, DEFAULT, REFERENCES
+
     p = argparse.ArgumentParser(prog="fpgaflow", description="Quantization-aware training to bit-exact FPGA designs.")
     p.add_argument("--build-dir", default="build", help="where stage artefacts go (default: build)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -115,14 +115,14 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("list", help="list the designs under designs/")
     s.set_defaults(func=cmd_list)
 
-    s = sub.add_parser("train", help="quantization-aware training; writes designs/<design>/weights.pt")
+    s = sub.add_parser("train", help="quantization-aware training; writes designs/<design>/weights.pt (or .h5)")
     s.add_argument("design")
     s.add_argument("--epochs", type=int, help="override train.epochs of the design")
-    s.add_argument("--out", help="folder for weights.pt and metrics.json (default: the design's folder)")
+    s.add_argument("--out", help="folder for the weights and metrics.json (default: the design's folder)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("hls", help="export to QONNX and write the hls4ml project build/<design>/hls4ml")
+    s = sub.add_parser("hls", help="export (QONNX or Keras) and write the hls4ml project build/<design>/hls4ml")
     s.add_argument("design")
     s.set_defaults(func=cmd_hls)
 
@@ -130,8 +130,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("design")
     s.add_argument("-n", "--n", type=int, help="number of test images (default: all)")
     s.add_argument("--workers", type=int, help="C-sim processes (default: one per core, at most 8)")
-    s.add_argument("--reference", default="torch-cpu", choices=["torch-cpu", "torch-cuda", "all"],
-                   help="reference inference: torch-cpu (default), torch-cuda, or all (three-way)")
+    s.add_argument("--reference", default=DEFAULT, choices=[DEFAULT, *REFERENCES, ALL],
+                   help="reference inference: default (the framework's CPU one: torch-cpu or tf-cpu), "
+                        "torch-cuda / tf-cuda (GPU), or all (C-sim, CPU and GPU compared three ways)")
     s.add_argument("--csim", default="fast", choices=["fast", "stock"],
                    help="fast: integer dense kernels, proven equal to stock (default); stock: hls4ml's code as is")
     s.add_argument("--harness", default="exe", choices=["exe", "lib"],
@@ -147,9 +148,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _quiet_libraries() -> None:
-    # brevitas, qonnx and torch.onnx warn about optional packages and opset versions that do
+    # brevitas, qonnx, torch.onnx and tf_keras warn about optional packages and opset versions that do
     # not affect the flow; users see fpgaflow's own messages instead
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(brevitas|qonnx|hls4ml|torch)\.")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(brevitas|qonnx|hls4ml|torch|tf_keras|qkeras|tensorflow)\.")
 
 
 def main(argv=None) -> int:

@@ -1,8 +1,10 @@
-"""QONNX -> hls4ml: a complete Vitis/Vivado HLS project in build/<design>/hls4ml/.
+"""Exported model -> hls4ml: a complete Vitis/Vivado HLS project in build/<design>/hls4ml/.
 
-The graph preparation is a list of qonnx transformations (each small and testable), then
-hls4ml's ONNX front end with per-layer 'auto' precisions (hls4ml infers exact accumulator
-widths from the Quant nodes) and the reuse factors of fpgaflow.reuse. The project is written
+One front end per framework reads the export stage's artefact: QONNX (Brevitas), prepared
+by a list of qonnx transformations (each small and testable) for hls4ml's ONNX front end,
+or the Keras file (QKeras) for hls4ml's Keras front end. Both use per-layer 'auto'
+precisions (hls4ml infers exact accumulator widths from the quantizers) and the reuse
+factors of fpgaflow.reuse. The project is written
 into a temporary folder and renamed into place only when complete.
 """
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,6 @@ import numpy as np
 from .atomic import atomic_dir
 from .data import data_dir, load_split, to_input
 from .errors import FpgaflowError
-from .export import QONNX_NAME, sha256
 from .parts import part_capacity
 from .reuse import choose_reuse, multipliers
 from .spec import WEIGHTED, Design
@@ -26,8 +26,6 @@ from .vectors import write_dat
 
 PREPARED_NAME = "model.hls4ml.onnx"
 MANIFEST = "fpgaflow.json"
-# hls4ml layer classes that hold a weight matrix, in the order of the spec's weighted layers
-HLS4ML_WEIGHTED = ("Conv", "MatMul")
 
 
 def _cleanup(model):
@@ -61,10 +59,75 @@ def prepare(qonnx_path: Path):
     return model
 
 
-def weighted_layers(spec: dict, hls_layers: list[dict]) -> list[dict]:
-    """Pair the spec's conv/dense layers with hls4ml's Conv/MatMul layers, in order."""
+class QonnxFront:
+    """Brevitas designs: the QONNX export, prepared for hls4ml's ONNX front end. hls4ml's
+    'auto' precisions take every width from the Quant nodes, the input's included."""
+
+    weighted = ("Conv", "MatMul")  # hls4ml layer classes holding a weight matrix
+
+    def __init__(self, design: Design, export_dir: Path):
+        from .export import QONNX_NAME
+
+        path = export_dir / QONNX_NAME
+        if not path.is_file():
+            raise FpgaflowError(f"{path} not found: export the design first (`fpgaflow hls {design.name}` does)")
+        self.model = prepare(path)
+
+    def parse(self, backend: str) -> tuple[list[dict], dict]:
+        import hls4ml
+
+        hls_layers, _, _ = hls4ml.converters.parse_onnx_model(self.model.model)
+        return hls_layers, hls4ml.utils.config_from_onnx_model(self.model.model, granularity="name", backend=backend)
+
+    def convert(self, **kwargs):
+        import hls4ml
+
+        return hls4ml.converters.convert_from_onnx_model(self.model.model, **kwargs)
+
+    def save(self, folder: Path) -> None:
+        self.model.save(str(folder / PREPARED_NAME))
+
+
+class KerasFront:
+    """QKeras designs: the exported Keras model through hls4ml's Keras front end, precisions
+    from the quantizers; the input (no quantizer layer) is declared ap_ufixed<input_bits,0>."""
+
+    weighted = ("QConv2D", "QDense", "Conv2D", "Dense")
+
+    def __init__(self, design: Design, export_dir: Path):
+        from .export_keras import KERAS_NAME, load_exported
+
+        path = export_dir / KERAS_NAME
+        if not path.is_file():
+            raise FpgaflowError(f"{path} not found: export the design first (`fpgaflow hls {design.name}` does)")
+        self.model = load_exported(path)
+        self.input_bits = design.spec["quant"]["input_bits"]
+
+    def parse(self, backend: str) -> tuple[list[dict], dict]:
+        import hls4ml
+
+        supported = set(hls4ml.converters.get_supported_keras_layers())
+        for layer in self.model.layers:
+            kind = type(layer).__name__
+            if kind not in supported:
+                raise FpgaflowError(f"layer '{layer.name}' ({kind}) is not supported by hls4ml's Keras front end")
+        config = hls4ml.utils.config_from_keras_model(self.model, granularity="name", backend=backend)
+        config["LayerName"][self.model.layers[0].name]["Precision"]["result"] = f"ufixed<{self.input_bits},0>"
+        return [{"name": l.name, "class_name": type(l).__name__} for l in self.model.layers], config
+
+    def convert(self, **kwargs):
+        import hls4ml
+
+        return hls4ml.converters.convert_from_keras_model(self.model, **kwargs)
+
+    def save(self, folder: Path) -> None:
+        pass  # the Keras file in export/ is the model; hls4ml reads it as is
+
+
+def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFront.weighted) -> list[dict]:
+    """Pair the spec's conv/dense layers with hls4ml's weighted layers, in order."""
     ours = [l for l in spec["layers"] if l["type"] in WEIGHTED]
-    theirs = [l for l in hls_layers if l["class_name"] in HLS4ML_WEIGHTED]
+    theirs = [l for l in hls_layers if l["class_name"] in weighted_classes]
     if len(ours) != len(theirs):
         raise FpgaflowError(f"hls4ml sees {len(theirs)} weighted layers, the design has {len(ours)}")
     out = []
@@ -91,25 +154,21 @@ def weighted_layers(spec: dict, hls_layers: list[dict]) -> list[dict]:
 
 
 def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
-    """Write build/<design>/hls4ml from build/<design>/export/model.qonnx.onnx."""
+    """Write build/<design>/hls4ml from the design's export in build/<design>/export/."""
     import hls4ml
 
     spec, opts = design.spec, design.spec["hls4ml"]
     build = Path(build_root) / design.name
-    qonnx_path = build / "export" / QONNX_NAME
-    if not qonnx_path.is_file():
-        raise FpgaflowError(f"{qonnx_path} not found: export the design first (`fpgaflow hls {design.name}` does)")
+    front = design.framework.fn("hls4ml_front")(design, build / "export")
     export_info = json.loads((build / "export" / "export.json").read_text())
     capacity = part_capacity(spec["target"]["part"])
 
-    model = prepare(qonnx_path)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            hls_layers, _, _ = hls4ml.converters.parse_onnx_model(model.model)
-            config = hls4ml.utils.config_from_onnx_model(model.model, granularity="name", backend=opts["backend"])
+            hls_layers, config = front.parse(opts["backend"])
     except Exception as e:  # hls4ml raises bare Exception for unsupported layers
         raise FpgaflowError(f"hls4ml cannot convert {design.name}: {e}") from None
-    layers = weighted_layers(spec, hls_layers)
+    layers = weighted_layers(spec, hls_layers, front.weighted)
     backend = hls4ml.backends.get_backend(opts["backend"])
     reuse = choose_reuse([(l["name"], l["n_in"], l["n_out"]) for l in layers], capacity["DSP"],
                          opts["reuse_factor"], backend._validate_reuse_factor)
@@ -135,11 +194,11 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
         tb_in, tb_out = tmp / "tb_input.dat", tmp / "tb_output.dat"
         write_dat(tb_in, x.transpose(0, 2, 3, 1).reshape(len(x), -1))  # channels last, as the HLS input
         write_dat(tb_out, y)
-        model.save(str(tmp / PREPARED_NAME))
+        front.save(tmp)
         try:
-            with contextlib.redirect_stdout(io.StringIO()) as out:
-                hls_model = hls4ml.converters.convert_from_onnx_model(
-                    model.model, output_dir=str(tmp), project_name=opts["project_name"], io_type=opts["io_type"],
+            with contextlib.redirect_stdout(io.StringIO()):
+                hls_model = front.convert(
+                    output_dir=str(tmp), project_name=opts["project_name"], io_type=opts["io_type"],
                     backend=opts["backend"], hls_config=config, part=spec["target"]["part"],
                     clock_period=spec["target"]["clock_ns"], input_data_tb=str(tb_in), output_data_tb=str(tb_out))
                 hls_model.config.trace_output = True  # what hls4ml's own trace() sets

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .errors import FpgaflowError
+from .frameworks import FRAMEWORKS, Framework, framework
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -45,7 +46,7 @@ WEIGHTED = {"conv": "conv", "dense": "fc"}
 SCHEMA = {
     "name": leaf(str, required=True),
     "description": leaf(str, ""),
-    "framework": leaf(str, "brevitas", choices=["brevitas"]),
+    "framework": leaf(str, "brevitas", choices=list(FRAMEWORKS)),
     "dataset": {
         "name": leaf(str, "mnist"),
         "path": leaf(str),
@@ -66,6 +67,7 @@ SCHEMA = {
         "lr": leaf(float, 1e-3, min=0.0),
         "weight_decay": leaf(float, 0.0, min=0.0),
         "val_size": leaf(int, 5000, min=0),
+        "shift": leaf(int, 0, min=0, max=8),  # augmentation: random translation by up to this many pixels
     },
     "target": {
         "part": leaf(str, "xczu7ev-ffvc1156-2-e"),
@@ -172,8 +174,12 @@ class Design:
     spec: dict
 
     @property
+    def framework(self) -> Framework:
+        return framework(self.spec["framework"])
+
+    @property
     def weights(self) -> Path:
-        return self.dir / "weights.pt"
+        return self.dir / self.framework.weights_file
 
 
 def designs_root() -> Path:

@@ -5,8 +5,7 @@ split is only measured. Writes <out>/weights.pt (a plain state dict) and <out>/m
 """
 from __future__ import annotations
 
-import json
-import os
+import io
 import time
 from pathlib import Path
 
@@ -14,11 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .atomic import atomic_write_bytes, atomic_write_text
-from .data import data_dir, load_split, to_input
-from .errors import FpgaflowError
+from .atomic import atomic_write_bytes
 from .models import build_model
 from .spec import Design
+from .train_common import load_data, random_shift, train_config, write_metrics
 
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
@@ -35,24 +33,17 @@ def train(design: Design, out_dir: Path | None = None, epochs: int | None = None
           checkpoint_dir: Path | None = None, progress: bool = True) -> dict:
     from tqdm import tqdm
 
-    spec, cfg = design.spec, dict(design.spec["train"])
-    if epochs is not None:
-        cfg["epochs"] = epochs
+    cfg = train_config(design, epochs)
     out_dir = Path(out_dir or design.dir)
-    ddir = data_dir(spec["dataset"]["path"], design.dir)
-    images, labels = load_split(ddir, "train")
-    test_images, test_labels = load_split(ddir, "test")
-    n_val = cfg["val_size"]
-    if n_val >= len(images):
-        raise FpgaflowError(f"train.val_size: {n_val} leaves no training images (the split has {len(images)})")
-    n_train = len(images) - n_val
-    x, y = to_input(images), labels
-    x_test = to_input(test_images)
+    data = load_data(design, cfg)
+    n_train, n_val = data.n_train, len(data.x) - data.n_train
+    x, y = data.x, data.y
 
     torch.manual_seed(cfg["seed"])
     np.random.seed(cfg["seed"])
     gen = torch.Generator().manual_seed(cfg["seed"])
-    model = build_model(spec)
+    rng = np.random.default_rng(cfg["seed"])
+    model = build_model(design.spec)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     steps_per_epoch = (n_train + cfg["batch_size"] - 1) // cfg["batch_size"]
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=max(1, cfg["epochs"] * steps_per_epoch))
@@ -72,7 +63,8 @@ def train(design: Design, out_dir: Path | None = None, epochs: int | None = None
         for step in bar:
             idx = perm[step * cfg["batch_size"]:(step + 1) * cfg["batch_size"]]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
+            xb = xt[idx] if not cfg["shift"] else torch.from_numpy(random_shift(x[idx.numpy()], cfg["shift"], rng))
+            loss = loss_fn(model(xb), yt[idx])
             loss.backward()
             opt.step()
             sched.step()
@@ -88,24 +80,10 @@ def train(design: Design, out_dir: Path | None = None, epochs: int | None = None
             best = {"val_accuracy": val_acc, "epoch": epoch, "state": {k: v.clone() for k, v in state.items()}}
 
     model.load_state_dict(best["state"])
-    test_acc = evaluate(model, x_test, test_labels)
-    metrics = {
-        "design": design.name,
-        "test_accuracy": test_acc,
-        "test_images": int(len(x_test)),
-        "val_accuracy": best["val_accuracy"],
-        "best_epoch": best["epoch"],
-        "train_split": {"file": "train", "train_indices": [0, n_train], "val_indices": [n_train, len(images)]},
-        "train": cfg,
-        "history": history,
-        "seconds": round(time.time() - t0, 1),
-        "torch": torch.__version__,
-    }
+    test_acc = evaluate(model, data.x_test, data.y_test)
     out_dir.mkdir(parents=True, exist_ok=True)
-    import io
-
     buf = io.BytesIO()
     torch.save(best["state"], buf)
     atomic_write_bytes(out_dir / "weights.pt", buf.getvalue())
-    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return write_metrics(design, out_dir, data, cfg, test_acc, best["val_accuracy"], best["epoch"], history,
+                         time.time() - t0, torch=torch.__version__)

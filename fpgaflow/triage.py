@@ -1,9 +1,10 @@
 """Triage of a mismatch: the first layer whose C-sim output differs from the reference.
 
 The C-sim side comes from hls4ml's trace hooks (compiled into every project, enabled only
-here); the reference side from running the Brevitas model module by module. Both are in
-the hardware's grid (the reference's quantized tensors are integers times powers of two)
-and are compared with ==, in channels-last order as the hardware holds them.
+here); the reference side from running the trained model (Brevitas or QKeras) stage by
+stage. Both are in the hardware's grid (the reference's quantized tensors are integers
+times powers of two) and are compared with ==, in channels-last order as the hardware
+holds them.
 """
 from __future__ import annotations
 
@@ -13,16 +14,15 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .export import trained_model
 from .spec import WEIGHTED, Design
 
-# hls4ml layer class / Brevitas module class -> the stage kind they are matched on
+# hls4ml layer class / Brevitas module class / Keras layer class -> the stage kind they are matched on
 HLS_KINDS = {"Activation": "act", "ParametrizedActivation": "act", "Conv2D": "conv", "Conv1D": "conv",
              "Dense": "dense", "Pooling2D": "pool", "Pooling1D": "pool"}
 TORCH_KINDS = {"QuantIdentity": "act", "QuantReLU": "act", "QuantConv2d": "conv", "QuantLinear": "dense",
                "MaxPool2d": "pool"}
+KERAS_KINDS = {"QActivation": "act", "QConv2D": "conv", "QDense": "dense", "MaxPooling2D": "pool"}
 _TYPEDEF_RE = re.compile(r"typedef\s+(?:nnet::array<)?((?:ap_u?fixed|ap_u?int)<[^>]*>)(?:,\s*[^;]*)?\s+(\w+);")
 
 
@@ -62,6 +62,8 @@ def trace_csim(lib: Path, name: str, traced: list[dict], x_row: np.ndarray) -> d
 
 
 def _quant_type(t) -> str:
+    import torch
+
     scale, bits = getattr(t, "scale", None), getattr(t, "bit_width", None)
     if scale is None or bits is None or torch.as_tensor(scale).numel() != 1:
         return "float32"
@@ -72,8 +74,12 @@ def _quant_type(t) -> str:
     return f"{kind}<{bits},{bits + int(exp)}>" if exp == int(exp) else f"{bits}-bit x {float(scale)}"
 
 
-def trace_reference(design: Design, x1: np.ndarray) -> list[dict]:
+def trace_brevitas(design: Design, x1: np.ndarray) -> list[dict]:
     """Each stage of the Brevitas model on one image (1, C, H, W)."""
+    import torch
+
+    from .export import trained_model
+
     model = trained_model(design)
     weighted = iter(l["name"] for l in design.spec["layers"] if l["type"] in WEIGHTED)
     stages, value, last = [], torch.from_numpy(x1), "input"
@@ -96,10 +102,40 @@ def trace_reference(design: Design, x1: np.ndarray) -> list[dict]:
     return stages
 
 
+def _keras_type(layer) -> str:
+    q = getattr(layer, "quantizer", None)  # QActivation's quantizer object
+    if q is not None and type(q).__name__ == "quantized_relu":
+        bits, integer = int(q.bits), int(q.integer)
+        return f"ap_ufixed<{bits},{integer}> (round half to even, saturate)"
+    return "float32 (exact: every sum fits its 24-bit mantissa)"
+
+
+def trace_keras(design: Design, x1: np.ndarray) -> list[dict]:
+    """Each stage of the QKeras model on one image (1, C, H, W)."""
+    from .models_keras import trained_model
+
+    keras_model = trained_model(design)
+    staged = [l for l in keras_model.layers if type(l).__name__ in KERAS_KINDS]
+    probe = type(keras_model)(keras_model.inputs, [l.output for l in staged])
+    values = probe(np.ascontiguousarray(x1.transpose(0, 2, 3, 1)), training=False)
+    weighted = iter(l["name"] for l in design.spec["layers"] if l["type"] in WEIGHTED)
+    stages, last = [], "input"
+    for layer, value in zip(staged, values):
+        kind = KERAS_KINDS[type(layer).__name__]
+        if kind in ("conv", "dense"):
+            last = next(weighted)
+            label = last
+        else:
+            label = f"{'quant' if kind == 'act' else kind}({last})"
+        stages.append({"kind": kind, "label": label, "values": np.asarray(value).reshape(-1).astype(np.float64),
+                       "type": _keras_type(layer)})
+    return stages
+
+
 def first_divergence(design: Design, project: Path, lib: Path, name: str, traced: list[dict],
                      x_chw: np.ndarray, image: int) -> dict:
     hw = trace_csim(lib, name, traced, x_chw.transpose(1, 2, 0).reshape(-1))
-    ref = trace_reference(design, x_chw[None])
+    ref = design.framework.fn("trace")(design, x_chw[None])
     hw_layers = [t for t in traced if t["class"] in HLS_KINDS]
     types = hardware_types(project)
     if [HLS_KINDS[t["class"]] for t in hw_layers] != [s["kind"] for s in ref]:

@@ -19,7 +19,7 @@ from .convert_hls4ml import read_manifest
 from .data import data_dir, load_split, to_input
 from .errors import FpgaflowError
 from .export import sha256
-from .reference import ALL, REFERENCES
+from .reference import DEFAULT, REFERENCES, reference_names
 from .spec import Design
 from .vectors import write_dat
 
@@ -63,13 +63,10 @@ def run_csim(project: Path, manifest: dict, b: csim.Build, x_hwc: np.ndarray, ex
     return hw
 
 
-def verify(design: Design, build_root: Path, n: int | None = None, reference: str = "torch-cpu",
+def verify(design: Design, build_root: Path, n: int | None = None, reference: str = DEFAULT,
            harness: str = "exe", variant: str = "fast", workers: int | None = None, progress: bool = True,
            log=print) -> dict:
-    names = list(REFERENCES) if reference == ALL else [reference]
-    for r in names:
-        if r not in REFERENCES:
-            raise FpgaflowError(f"unknown reference '{r}' (known: {', '.join(REFERENCES)}, {ALL})")
+    names = reference_names(design, reference)
     if harness not in csim.HARNESSES:
         raise FpgaflowError(f"unknown C-sim harness '{harness}' (known: {', '.join(csim.HARNESSES)})")
     # a reference that cannot run here (no CUDA) fails first, before any other check or work

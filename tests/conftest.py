@@ -45,10 +45,35 @@ def run_cli(*args, build=None, env=None):
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
 
 
+def _build(tmp_path_factory, design):
+    build = tmp_path_factory.mktemp(f"build-{design}")
+    r = run_cli("hls", design, build=build)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """build/ with the lenet hls4ml project, made by the CLI from the committed weights."""
-    build = tmp_path_factory.mktemp("build")
-    r = run_cli("hls", "lenet", build=build)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return build
+    return _build(tmp_path_factory, "lenet")
+
+
+@pytest.fixture(scope="session")
+def built_qkeras(tmp_path_factory):
+    """build/ with the lenet_qkeras hls4ml project, made by the CLI from the committed weights."""
+    return _build(tmp_path_factory, "lenet_qkeras")
+
+
+def narrow(project, layer, width_delta, int_delta):
+    """Narrow the output type of one layer in the generated defines.h: a real fault."""
+    import json
+    import re
+
+    manifest = json.loads((project / "fpgaflow.json").read_text())
+    type_name = next(t["type"] for t in manifest["traced_layers"] if t["name"] == layer)
+    defines = project / "firmware" / "defines.h"
+    text, count = re.subn(rf"ap_fixed<(\d+),(\d+)>(, [^>]*>)? {type_name};",
+                          lambda m: f"ap_fixed<{int(m[1]) + width_delta},{int(m[2]) + int_delta}>{m[3] or ''} {type_name};",
+                          defines.read_text())
+    assert count == 1
+    defines.write_text(text)

@@ -3,12 +3,11 @@
 Nothing is mocked: the CLI runs as a user runs it and its artefacts are read back.
 """
 import json
-import re
 import shutil
 
 import pytest
 
-from conftest import run_cli as fpgaflow
+from conftest import narrow, run_cli as fpgaflow
 
 pytestmark = pytest.mark.slow
 N_IMAGES = 200
@@ -42,18 +41,6 @@ def test_csim_reuses_unchanged_build(built):
     r = fpgaflow("csim", "lenet", "-n", "20", "--no-progress", build=built)
     assert r.returncode == 0 and "reused from cache" in r.stdout
     assert json.loads((built / "lenet" / "hls4ml" / "verify.json").read_text())["compiled"] is False
-
-
-def narrow(project, layer, width_delta, int_delta):
-    """Narrow the output type of one layer in the generated defines.h: a real fault."""
-    manifest = json.loads((project / "fpgaflow.json").read_text())
-    type_name = next(t["type"] for t in manifest["traced_layers"] if t["name"] == layer)
-    defines = project / "firmware" / "defines.h"
-    text, count = re.subn(rf"ap_fixed<(\d+),(\d+)>(, [^>]*>)? {type_name};",
-                          lambda m: f"ap_fixed<{int(m[1]) + width_delta},{int(m[2]) + int_delta}>{m[3] or ''} {type_name};",
-                          defines.read_text())
-    assert count == 1
-    defines.write_text(text)
 
 
 @pytest.mark.parametrize("layer", ["Conv2D_Conv_1", "Dense_MatMul_1"])

@@ -46,6 +46,7 @@ def test_lenet_loads_with_defaults(lenet):
     (("layers",), [{"type": "dense", "units": 10, "activation": "none", "weight_bits": 1}],
      r"layers\[0\].weight_bits: 1 is below the minimum"),
     (("colour",), "red", r"colour: unknown key"),
+    (("framework",), "jax", r"framework: 'jax' is not one of \['brevitas', 'keras'\]"),
 ])
 def test_bad_specs_name_the_key(path, value, message):
     with pytest.raises(FpgaflowError, match=message):
