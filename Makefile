@@ -13,12 +13,12 @@ READY := $(VENV)/.fpgaflow-installed
 # to a multi-GB CUDA build
 TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
 
-.PHONY: all venv train hls csim bench test clean help
+.PHONY: all venv tools train hls csim report synth bench test clean help
 all: hls
 
 help:
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
-	@echo "make bench   make test   make venv   make clean"
+	@echo "make report|synth MODEL=<design>   make bench   make test   make venv   make clean"
 
 $(READY): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,11 +38,24 @@ hls: $(READY)
 csim: $(READY)
 	$(BIN)/fpgaflow csim $(MODEL) $(if $(N),-n $(N)) --reference $(REF) --csim $(CSIM) --harness $(HARNESS)
 
+report: $(READY)
+	$(BIN)/fpgaflow report $(MODEL)
+
+synth: $(READY)
+	$(BIN)/fpgaflow synth $(MODEL)
+
 # every trained design (projects built where missing): prints a table, writes build/bench.json
 bench: $(READY)
 	$(BIN)/fpgaflow bench $(if $(N),-n $(N))
 
-test: $(READY)
+# Debian's chromium for the report page's browser test: installed where apt-get can (root);
+# elsewhere that one test skips and says why
+tools:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: the report page's browser test will skip"; }
+
+test: $(READY) tools
 	$(BIN)/python -m pytest
 
 clean:

@@ -105,6 +105,18 @@ def cmd_bench(args) -> int:
     return 0 if all(data["designs"][n]["csim_exact"] for n in names) else 1
 
 
+def cmd_report(args) -> int:
+    from .report_cmd import run_report
+
+    return run_report(args)
+
+
+def cmd_synth(args) -> int:
+    from .synth import synth
+
+    return synth(args.design, Path(args.build_dir))
+
+
 def parser() -> argparse.ArgumentParser:
     from .reference import ALL, DEFAULT, REFERENCES
 
@@ -139,6 +151,20 @@ def parser() -> argparse.ArgumentParser:
                    help="exe: the standalone testbench of sim/ (default); lib: the project's bridge via ctypes")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_csim)
+
+    s = sub.add_parser("report", help="per-layer review of estimates and synthesis reports: table, HTML, budgets",
+                       description="fpgaflow report lenet (a design: build/lenet, with its budgets), "
+                                   "fpgaflow report PATH (any project folder or report file), "
+                                   "fpgaflow report A B --compare (per-layer deltas)")
+    s.add_argument("targets", nargs="+", metavar="DESIGN_OR_PATH")
+    s.add_argument("--compare", action="store_true", help="compare two builds, layer by layer")
+    s.add_argument("--json", action="store_true", help="print the parsed reports as JSON (one schema) instead of tables")
+    s.add_argument("--html", help="write the HTML page here (default for a design: build/<design>/report.html)")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("synth", help="run Vitis/Vivado HLS synthesis of the project where the tool is installed")
+    s.add_argument("design")
+    s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("bench", help="C-sim and reference speed, compile times, memory: build/bench.json")
     s.add_argument("designs", nargs="*", help="designs to measure (default: every trained design)")

@@ -148,6 +148,7 @@ def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFr
         if layer["type"] in WEIGHTED:
             i = len(out)
             out.append({"name": layer["name"], "hls4ml": theirs[i]["name"], "n_in": n_in, "n_out": n_out,
+                        "weight_bits": layer.get("weight_bits", spec["quant"]["weight_bits"]),
                         # a conv layer evaluates its kernel once per output pixel
                         "evaluations": shape[1] * shape[2] if layer["type"] == "conv" else 1})
     return out

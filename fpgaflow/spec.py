@@ -149,7 +149,23 @@ def validate(data) -> dict:
         raise FpgaflowError("layers: the last layer must be dense with units = num_classes and activation: none "
                             "(the compared output is the pre-softmax logits)")
     _check_reuse(spec, layers)
+    _check_budget(spec["budget"])
     return spec
+
+
+BUDGET_RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")  # fractions of the part's capacity
+BUDGET_TIMES = ("latency_us", "interval_us")
+
+
+def _check_budget(budget: dict) -> None:
+    for key, value in budget.items():
+        where = f"budget.{key}"
+        if key not in BUDGET_RESOURCES + BUDGET_TIMES:
+            raise FpgaflowError(f"{where}: unknown budget (allowed: {', '.join(BUDGET_RESOURCES + BUDGET_TIMES)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise FpgaflowError(f"{where}: expected a positive number, got {value!r}")
+        if key in BUDGET_RESOURCES and value > 1:
+            raise FpgaflowError(f"{where}: {value} is a fraction of the part's {key} (0 < x <= 1), e.g. 0.7 for 70%")
 
 
 def _check_reuse(spec, layers):

@@ -46,6 +46,9 @@ def test_lenet_loads_with_defaults(lenet):
     (("layers",), [{"type": "dense", "units": 10, "activation": "none", "weight_bits": 1}],
      r"layers\[0\].weight_bits: 1 is below the minimum"),
     (("colour",), "red", r"colour: unknown key"),
+    (("budget",), {"LUTS": 0.5}, r"budget.LUTS: unknown budget"),
+    (("budget",), {"DSP": 80}, r"budget.DSP: 80 is a fraction of the part's DSP"),
+    (("budget",), {"latency_us": -1}, r"budget.latency_us: expected a positive number"),
     (("framework",), "jax", r"framework: 'jax' is not one of \['brevitas', 'keras'\]"),
 ])
 def test_bad_specs_name_the_key(path, value, message):

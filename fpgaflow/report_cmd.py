@@ -1,0 +1,79 @@
+"""`fpgaflow report`: resolve designs and paths, collect their reports, print and write the review."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .atomic import atomic_write_text
+from .errors import FpgaflowError
+from .reports import collect, summary
+from .reports.html import page
+from .reports.render import budget_table, compare_table, console, layer_table, summary_table
+from .reports.review import check_budgets, compare
+from .spec import NAME_RE, designs_root, list_designs, load_design
+
+
+def resolve(target: str, build_dir: Path):
+    """(label, folder or file, design or None). A design is built first where its project is missing."""
+    if NAME_RE.match(target) and (designs_root() / target / "design.yaml").is_file():
+        design = load_design(target)
+        folder = build_dir / design.name
+        if not (folder / "hls4ml" / "fpgaflow.json").is_file():
+            from .cli import build_hls
+
+            build_hls(design, build_dir)
+        return design.name, folder, design
+    path = Path(target)
+    if not path.exists():
+        hint = f" (designs: {', '.join(list_designs())})" if NAME_RE.match(target) else ""
+        raise FpgaflowError(f"{target}: neither a design nor an existing file or folder{hint}")
+    return str(path), path, None
+
+
+def run_report(args) -> int:
+    build_dir = Path(args.build_dir)
+    resolved = [resolve(t, build_dir) for t in args.targets]
+    collected = [(label, collect(path), design) for label, path, design in resolved]
+    for label, reports, _ in collected:
+        if not reports:
+            raise FpgaflowError(f"{label}: no reports found (fpgaflow.json, *csynth.xml/rpt, *_cosim.rpt, "
+                                f"vivado_synth.rpt, *utilization*.rpt)")
+    out = console()
+    if args.compare:
+        if len(collected) != 2:
+            raise FpgaflowError(f"--compare takes two builds, got {len(collected)}")
+        c = compare(summary(collected[0][1]), summary(collected[1][1]))
+        if args.json:
+            print(json.dumps(c, indent=2))
+        else:
+            out.print(compare_table(c))
+        return 0
+
+    failed = False
+    for label, reports, design in collected:
+        s = summary(reports)
+        budgets = check_budgets(s, design.spec["budget"]) if design else []
+        failed |= any(b["status"] == "fail" for b in budgets)
+        data = {"reports": reports, "summary": {k: v and v["source"] for k, v in s.items()}, "budgets": budgets}
+        if args.json:
+            print(json.dumps(data, indent=2))
+        else:
+            out.print(summary_table(label, s))
+            out.print(layer_table(label, s))
+            if budgets:
+                out.print(budget_table(budgets))
+        html_path = Path(args.html) if args.html else (build_dir / design.name / "report.html" if design else None)
+        if html_path is not None:
+            atomic_write_text(html_path, page(f"fpgaflow report: {label}", s, budgets))
+            if design:
+                atomic_write_text(html_path.with_suffix(".json"), json.dumps(data, indent=2) + "\n")
+            if not args.json:
+                out.print(f"wrote {html_path}")
+        for b in budgets:
+            if b["status"] == "fail":
+                unit = "" if b["key"] in ("latency_us", "interval_us") else " of the part"
+                value = f"{b['value']:.3g}{' us' if unit == '' else ''}" if b["key"].endswith("_us") else f"{100 * b['value']:.1f}%"
+                limit = f"{b['limit']} us" if b["key"].endswith("_us") else f"{100 * b['limit']:.0f}%"
+                out.print(f"[red]BUDGET FAILED[/red] {label}: {b['key']} = {value}{unit}, budget {limit} "
+                          f"(from the {b['source']} report)")
+    return 1 if failed else 0

@@ -1,0 +1,56 @@
+"""The one report schema every parser fills, whatever the tool or its version.
+
+A value the source does not have is None (null in JSON), never 0. BRAM is counted in 18K
+blocks: a 36K tile counts 2.
+"""
+from __future__ import annotations
+
+import copy
+
+RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
+# names tools use for a resource -> the schema's name
+RESOURCE_ALIASES = {"DSP48E": "DSP", "DSP48E1": "DSP", "DSP48E2": "DSP", "DSPS": "DSP", "DSP": "DSP",
+                    "LUT": "LUT", "FF": "FF", "BRAM_18K": "BRAM_18K", "BRAM": "BRAM_18K", "URAM": "URAM"}
+
+
+def resources(**values) -> dict:
+    return {k: values.get(k) for k in RESOURCES}
+
+
+def layer(name: str, latency=(None, None), interval=(None, None), res: dict | None = None, **extra) -> dict:
+    return {"name": name, "latency_cycles": {"best": latency[0], "worst": latency[1]},
+            "interval_cycles": {"min": interval[0], "max": interval[1]},
+            "resources": res or resources(), **extra}
+
+
+EMPTY = {
+    "source": None, "kind": None, "tool": None, "tool_version": None, "part": None, "top": None,
+    "clock_ns": {"target": None, "estimated": None},
+    "latency_cycles": {"best": None, "worst": None},
+    "interval_cycles": {"min": None, "max": None},
+    "resources": resources(), "available": resources(),
+    "layers": [],
+}
+
+
+def empty(source: str, kind: str, tool: str) -> dict:
+    """kind: 'hls' (C synthesis), 'cosim', 'implementation' (Vivado), 'estimate' (no tool ran)."""
+    r = copy.deepcopy(EMPTY)
+    r.update(source=str(source), kind=kind, tool=tool)
+    return r
+
+
+def number(text):
+    """'123' -> 123, '4.429' -> 4.429, '0.5' -> 0.5; '-', 'NA', 'undef', '' -> None."""
+    if text is None:
+        return None
+    t = str(text).strip().replace(",", "")
+    if t in ("", "-", "NA", "N/A", "undef", "?"):
+        return None
+    if t.startswith("~"):
+        t = t[1:]
+    try:
+        v = float(t)
+    except ValueError:
+        return None
+    return int(v) if v == int(v) and "." not in t else v

@@ -1,0 +1,43 @@
+"""`fpgaflow synth`: HLS synthesis (and Vivado logic synthesis) of a design's hls4ml project
+with the vendor tool where it is installed; where it is not, say exactly what to run where
+it is. hls4ml writes build_prj.tcl; the command here only sets its switches."""
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from .atomic import atomic_write_text
+from .convert_hls4ml import read_manifest
+from .errors import FpgaflowError
+from .spec import load_design
+
+TOOLS = {"Vitis": "vitis_hls", "Vivado": "vivado_hls"}
+# hls4ml's build_prj.tcl switches: C synthesis and Vivado synthesis (vivado_synth.rpt), no
+# C-sim (fpgaflow csim does that) and no co-simulation (long; run it by hand with cosim=1)
+SWITCHES = "reset=1 csim=0 synth=1 cosim=0 validation=0 export=0 vsynth=1"
+
+
+def synth(name: str, build_dir: Path) -> int:
+    design = load_design(name)
+    project = build_dir / design.name / "hls4ml"
+    manifest = read_manifest(project)
+    tool = TOOLS[manifest.get("hls4ml_backend", "Vitis")]
+    command = f"{tool} -f build_prj.tcl {shlex.quote(SWITCHES)}"
+    script = project / "fpgaflow_synth.sh"
+    atomic_write_text(script, f"#!/bin/sh\n# written by fpgaflow synth: C and logic synthesis of this project\n"
+                              f"cd \"$(dirname \"$0\")\" && exec {command}\n")
+    script.chmod(0o755)
+    if shutil.which(tool) is None:
+        raise FpgaflowError(
+            f"{tool} not found on PATH, so nothing was synthesized. On a machine with "
+            f"{'Vitis HLS' if tool == 'vitis_hls' else 'Vivado HLS'} (and Vivado for vsynth), run "
+            f"`sh {script}` (= cd {project} && {command}), bring {project} back, then `fpgaflow report {design.name}`")
+    print(f"running {command} in {project} (log: {project / 'synth.log'})")
+    with open(project / "synth.log", "w") as log:
+        rc = subprocess.run(shlex.split(command), cwd=project, stdout=log, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        raise FpgaflowError(f"{tool} failed (exit {rc}); see {project / 'synth.log'}")
+    print(f"synthesized; `fpgaflow report {design.name}` shows the reports")
+    return 0
