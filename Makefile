@@ -2,6 +2,7 @@
 # them creates the virtual environment (.venv) from the pins in pyproject.toml.
 MODEL ?= lenet
 N ?=
+NPROC ?= 1
 REF ?= default
 CSIM ?= fast
 HARNESS ?= exe
@@ -30,7 +31,7 @@ $(READY): pyproject.toml
 venv: $(READY)
 
 train: $(READY)
-	$(BIN)/fpgaflow train $(MODEL)
+	$(BIN)/fpgaflow train $(MODEL) $(if $(filter-out 1,$(NPROC)),--nproc $(NPROC))
 
 hls: $(READY)
 	$(BIN)/fpgaflow hls $(MODEL)

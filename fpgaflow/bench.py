@@ -10,6 +10,7 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -91,8 +92,27 @@ def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> 
     fast = run_csim(project, manifest, csim.build(project, "fast"), x_hwc, expected, "exe", workers, False)
     row["csim_stock_equals_fast"] = bool(np.array_equal(stock, fast))
     row["csim_workers"] = workers
+    # training throughput, 1 process (all cores) against 2 DDP processes (gloo, one thread each)
+    row["train_img_per_s_1proc"] = train_throughput(design, 1)
+    row["train_img_per_s_2proc"] = train_throughput(design, 2)
     row["peak_rss_mb"] = _peak_rss_mb()
     return row
+
+
+TRAIN_STEPS = 100
+
+
+def train_throughput(design: Design, nproc: int, steps: int = TRAIN_STEPS) -> float | None:
+    """Training images/s of `fpgaflow train` with nproc processes (DDP), over `steps` optimizer steps."""
+    if design.framework.name != "brevitas":
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "fpgaflow", "--build-dir", tmp, "train", design.name, "--max-steps", str(steps),
+               "--no-progress", "--out", tmp, "--nproc", str(nproc)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"training benchmark failed: {r.stderr[-1000:]}")
+        return json.loads((Path(tmp) / "metrics.json").read_text())["images_per_s"]
 
 
 def run_bench(designs: list[Design], build_root: Path, n: int | None = None, log=print) -> dict:
@@ -110,7 +130,8 @@ def run_bench(designs: list[Design], build_root: Path, n: int | None = None, log
 COLUMNS = [("csim_img_per_s", "C-sim img/s"), ("csim_exact", "exact"), ("csim_n", "n"),
            ("csim_stock_img_per_s", "stock img/s"), ("reference_cpu_img_per_s", "ref CPU img/s"),
            ("reference_gpu_img_per_s", "ref GPU img/s"), ("compile_s_cold", "compile cold s"),
-           ("compile_s_cached", "cached s"), ("peak_rss_mb", "peak RSS MB")]
+           ("compile_s_cached", "cached s"), ("peak_rss_mb", "peak RSS MB"),
+           ("train_img_per_s_1proc", "train 1p img/s"), ("train_img_per_s_2proc", "train 2p img/s")]
 
 
 def table(data: dict) -> str:

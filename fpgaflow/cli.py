@@ -26,16 +26,52 @@ def cmd_list(args) -> int:
     return 0
 
 
+DIST_FLAGS = ("seed", "batch", "max_steps", "accum", "amp", "parallel", "resume")
+
+
 def cmd_train(args) -> int:
+    import os
+
     from .spec import load_design
 
     design = load_design(args.design)
-    m = design.framework.fn("train")(design, out_dir=args.out, epochs=args.epochs, checkpoint_dir=Path(args.build_dir) / design.name / "train",
-              progress=not args.no_progress)
+    # only the flags given: 0 (--max-steps 0) is a value, not an absence
+    extra = {k: v for k in DIST_FLAGS if (v := getattr(args, k)) is not None and v is not False
+             and not (k == "accum" and v == 1)}
+    if design.framework.name != "brevitas" and (extra or args.nproc > 1):
+        raise FpgaflowError(f"{', '.join('--' + k.replace('_', '-') for k in extra) or '--nproc'}: "
+                            f"distributed and scaled training is for Brevitas designs; {design.name} is {design.framework.name}")
+    if (args.nproc > 1 or args.nnodes > 1) and "WORLD_SIZE" not in os.environ:
+        from .distributed import launch
+
+        argv = ["--build-dir", args.build_dir, "train", args.design, *_train_argv(args)]
+        return launch(argv, args.nproc, args.nnodes, args.node_rank, args.rdzv_endpoint)
+    if args.parallel == "pipeline" and "WORLD_SIZE" not in os.environ:
+        raise FpgaflowError("--parallel pipeline runs 2 stages: add --nproc 2")
+    m = design.framework.fn("train")(design, out_dir=args.out, epochs=args.epochs,
+                                     checkpoint_dir=Path(args.build_dir) / design.name / "train",
+                                     progress=not args.no_progress, **extra)
+    if m is None:  # a worker other than rank 0
+        return 0
     out = Path(args.out or design.dir)
+    rate = f", {m['images_per_s']} images/s" if "images_per_s" in m else ""
     print(f"{design.name}: test accuracy {m['test_accuracy']:.4f} on {m['test_images']} images "
-          f"(best epoch {m['best_epoch']}, {m['seconds']} s); wrote {out / design.weights.name} and {out / 'metrics.json'}")
+          f"(best epoch {m['best_epoch']}, {m['seconds']} s{rate}); wrote {out / design.weights.name} and {out / 'metrics.json'}")
     return 0
+
+
+def _train_argv(args) -> list[str]:
+    """The train flags to repeat in every torchrun worker."""
+    out = []
+    for flag, value in (("--epochs", args.epochs), ("--out", args.out), ("--seed", args.seed), ("--batch", args.batch),
+                        ("--max-steps", args.max_steps), ("--parallel", args.parallel), ("--resume", args.resume)):
+        if value is not None:
+            out += [flag, str(value)]
+    if args.accum != 1:
+        out += ["--accum", str(args.accum)]
+    out += ["--amp"] if args.amp else []
+    out += ["--no-progress"] if args.no_progress else []
+    return out
 
 
 def build_hls(design, build_dir) -> Path:
@@ -131,6 +167,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("design")
     s.add_argument("--epochs", type=int, help="override train.epochs of the design")
     s.add_argument("--out", help="folder for the weights and metrics.json (default: the design's folder)")
+    s.add_argument("--seed", type=int, help="override train.seed")
+    s.add_argument("--batch", type=int, help="images per process and micro-step (default: train.batch_size)")
+    s.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (0: write the initial state)")
+    s.add_argument("--accum", type=int, default=1, help="gradient accumulation: micro-steps per optimizer step")
+    s.add_argument("--amp", action="store_true", help="mixed precision (bf16 autocast on CPU; fp16/bf16 on CUDA)")
+    s.add_argument("--nproc", type=int, default=1, help="processes per node, launched with torchrun (gloo on CPU, NCCL on GPU)")
+    s.add_argument("--parallel", choices=["ddp", "fsdp", "pipeline"],
+                   help="with --nproc > 1: ddp (default), fsdp (sharded parameters) or pipeline (2 stages)")
+    s.add_argument("--nnodes", type=int, default=1, help="machines taking part (multi-node, as torchrun)")
+    s.add_argument("--node-rank", type=int, default=0, help="this machine's rank, 0 .. nnodes-1")
+    s.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node")
+    s.add_argument("--resume", help="checkpoint to continue from (build/<design>/train/checkpoint.pt)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_train)
 
