@@ -108,8 +108,16 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
     start = {"epoch": 1, "step": 0, "global_step": 0}
     ckpt = None
     if resume:
-        ckpt = torch.load(resume, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
+        try:
+            ckpt = torch.load(resume, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise FpgaflowError(f"--resume {resume}: no such checkpoint") from None
+        except Exception:  # torch raises several types for corrupt files and ones that hold code
+            raise FpgaflowError(f"--resume {resume}: not a readable training checkpoint") from None
+        try:
+            model.load_state_dict(ckpt["model"])
+        except (KeyError, TypeError, RuntimeError):
+            raise FpgaflowError(f"--resume {resume}: not a checkpoint of {design.name}'s model") from None
         start = {k: ckpt[k] for k in start}
     else:
         calibrate(model, x[:n_train], cfg["seed"], calib_batch, ctx.device)

@@ -111,8 +111,10 @@ def test_amp_trained_model_is_bit_exact_in_csim(tmp_path):
     assert v["exact"] == 200 and v["mismatches"] == 0 and v["accuracy"] > 0.2  # chance is 0.1
 
 
-def test_bad_combinations_are_clear_errors():
+def test_bad_combinations_are_clear_errors(tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     for args, needle in ((["train", "lenet", "--parallel", "pipeline"], "--parallel pipeline runs 2 stages"),
+                         (["train", "lenet", "--resume", str(tmp_path / "bad.pt")], "not a readable training checkpoint"),
                          (["train", "lenet_qkeras", "--nproc", "2"], "for Brevitas designs"),
                          (["train", "lenet", "--nnodes", "2", "--nproc", "2"], "needs --rdzv-endpoint")):
         r = run_cli(*args)
