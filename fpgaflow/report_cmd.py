@@ -8,7 +8,7 @@ from .atomic import atomic_write_text
 from .errors import FpgaflowError
 from .reports import collect, summary
 from .reports.html import page
-from .reports.render import budget_table, compare_table, console, layer_table, summary_table
+from .reports.render import budget_failure, budget_table, compare_table, console, layer_table, summary_table
 from .reports.review import check_budgets, compare
 from .spec import NAME_RE, designs_root, list_designs, load_design
 
@@ -71,9 +71,5 @@ def run_report(args) -> int:
                 out.print(f"wrote {html_path}")
         for b in budgets:
             if b["status"] == "fail":
-                unit = "" if b["key"] in ("latency_us", "interval_us") else " of the part"
-                value = f"{b['value']:.3g}{' us' if unit == '' else ''}" if b["key"].endswith("_us") else f"{100 * b['value']:.1f}%"
-                limit = f"{b['limit']} us" if b["key"].endswith("_us") else f"{100 * b['limit']:.0f}%"
-                out.print(f"[red]BUDGET FAILED[/red] {label}: {b['key']} = {value}{unit}, budget {limit} "
-                          f"(from the {b['source']} report)")
+                out.print(budget_failure(label, b))
     return 1 if failed else 0

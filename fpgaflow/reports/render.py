@@ -82,13 +82,24 @@ def budget_table(rows: list[dict]) -> Table:
         t.add_column(col, justify="left" if col in ("budget", "status", "from") else "right")
     colour = {"pass": "green", "fail": "red", "unknown": "yellow"}
     for b in rows:
-        is_fraction = b["key"] not in ("latency_us", "interval_us")
-        value = "-" if b["value"] is None else (f"{100 * b['value']:.1f}%" if is_fraction else f"{b['value']:.3g} us")
-        if b.get("lower_bound") and b["value"] is not None:
-            value = ">= " + value
-        limit = f"{100 * b['limit']:.0f}%" if is_fraction else f"{b['limit']} us"
+        value, limit = budget_text(b)
         t.add_row(b["key"], limit, value, TITLES.get(b["source"], "-"), f"[{colour[b['status']]}]{b['status']}[/]")
     return t
+
+
+def budget_text(b: dict) -> tuple[str, str]:
+    """(value, limit) of a budget row as text: percentages of the part, or microseconds."""
+    is_fraction = b["key"] not in ("latency_us", "interval_us")
+    value = "-" if b["value"] is None else (f"{100 * b['value']:.1f}%" if is_fraction else f"{b['value']:.3g} us")
+    if b.get("lower_bound") and b["value"] is not None:
+        value = ">= " + value
+    return value, f"{100 * b['limit']:.0f}%" if is_fraction else f"{b['limit']} us"
+
+
+def budget_failure(label: str, b: dict) -> str:
+    value, limit = budget_text(b)
+    of_part = "" if b["key"].endswith("_us") else " of the part"
+    return f"[red]BUDGET FAILED[/red] {label}: {b['key']} = {value}{of_part}, budget {limit} (from the {b['source']} report)"
 
 
 def compare_table(c: dict) -> Table:
