@@ -85,13 +85,14 @@ def wrap(model: nn.Module, parallel: str, ctx: Context) -> nn.Module:
     if parallel == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
-        fully_shard(model, ignored_params=replicated_params(model))
+        fully_shard(model, ignored_params=set(replicated_params(model)))
         return model
     raise FpgaflowError(f"unknown parallel mode '{parallel}'")
 
 
-def replicated_params(model: nn.Module) -> set:
-    return {p for p in model.parameters() if p.dim() == 0}
+def replicated_params(model: nn.Module) -> list:
+    # a list in registration order, never a set: every rank must all-reduce them in the same order
+    return [p for p in model.parameters() if p.dim() == 0]
 
 
 def average_replicated_grads(model: nn.Module, ctx: Context) -> None:
