@@ -76,7 +76,7 @@ def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> 
         "csim_img_per_s": r["csim_images_per_s"],
         "csim_exact": r["mismatches"] == 0,
         "csim_n": r["n"],
-        "reference_cpu_img_per_s": _rate(cpu, x),
+        "reference_cpu_img_per_s": r["reference_images_per_s"][design.framework.references[0]],
         "reference_gpu_img_per_s": _rate(gpu, x) if gpu else None,
         "compile_s_cold": round(cold.seconds, 2),
         "compile_s_cached": round(cached.seconds, 3),

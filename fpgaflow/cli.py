@@ -86,6 +86,14 @@ def build_hls(design, build_dir) -> Path:
     return convert(design, build_dir, cpu_reference(design))
 
 
+def ensure_hls(design, build_dir) -> Path:
+    """The design's hls4ml project, built first where it is missing."""
+    from .convert_hls4ml import MANIFEST
+
+    project = Path(build_dir) / design.name / "hls4ml"
+    return project if (project / MANIFEST).is_file() else build_hls(design, build_dir)
+
+
 def cmd_hls(args) -> int:
     from .spec import load_design
 
@@ -132,8 +140,7 @@ def cmd_bench(args) -> int:
     names = args.designs or [n for n in list_designs() if load_design(n).weights.exists()]
     designs = [load_design(n) for n in names]
     for d in designs:
-        if not (Path(args.build_dir) / d.name / "hls4ml" / "fpgaflow.json").exists():
-            build_hls(d, args.build_dir)
+        ensure_hls(d, args.build_dir)
     data = run_bench(designs, Path(args.build_dir), n=args.n)
     print(table(data))
     print(f"machine: {data['machine']['cpu']}, {data['machine']['cores']} cores; "

@@ -24,19 +24,21 @@ def _no_cuda(name: str, why: str, alternative: str) -> FpgaflowError:
                          f"or run on a machine with a GPU and a CUDA build")
 
 
+def _in_batches(run, x: np.ndarray, batch: int) -> np.ndarray:
+    """run(batch of NCHW images) -> logits, over x in batches, as float64."""
+    outs = [run(x[i:i + batch]) for i in range(0, len(x), batch)]
+    return np.concatenate(outs).astype(np.float64) if outs else np.zeros((0, 0))
+
+
 # ---- PyTorch (Brevitas designs)
 def _torch_predictor(model, device: str, batch: int) -> Predictor:
     import torch
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        outs = []
+    def run(xb: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            for i in range(0, len(x), batch):
-                xb = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).to(device)
-                outs.append(model(xb).cpu().numpy())
-        return np.concatenate(outs).astype(np.float64) if outs else np.zeros((0, 0))
+            return model(torch.from_numpy(np.ascontiguousarray(xb)).to(device)).cpu().numpy()
 
-    return predict
+    return lambda x: _in_batches(run, x, batch)
 
 
 def torch_cpu(design: Design, batch: int = 500) -> Predictor:
@@ -78,15 +80,11 @@ def _tf_predictor(design: Design, device: str, batch: int) -> Predictor:
     with tf.device(device):
         model = trained_model(design)
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        outs = []
+    def run(xb: np.ndarray) -> np.ndarray:
         with tf.device(device):
-            for i in range(0, len(x), batch):
-                xb = np.ascontiguousarray(x[i:i + batch].transpose(0, 2, 3, 1))  # NHWC, as Keras holds it
-                outs.append(model(xb, training=False).numpy())
-        return np.concatenate(outs).astype(np.float64) if outs else np.zeros((0, 0))
+            return model(np.ascontiguousarray(xb.transpose(0, 2, 3, 1)), training=False).numpy()  # NHWC, as Keras holds it
 
-    return predict
+    return lambda x: _in_batches(run, x, batch)
 
 
 def tf_cpu(design: Design, batch: int = 500) -> Predictor:

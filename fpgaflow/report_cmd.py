@@ -16,13 +16,11 @@ from .spec import NAME_RE, designs_root, list_designs, load_design
 def resolve(target: str, build_dir: Path):
     """(label, folder or file, design or None). A design is built first where its project is missing."""
     if NAME_RE.match(target) and (designs_root() / target / "design.yaml").is_file():
-        design = load_design(target)
-        folder = build_dir / design.name
-        if not (folder / "hls4ml" / "fpgaflow.json").is_file():
-            from .cli import build_hls
+        from .cli import ensure_hls
 
-            build_hls(design, build_dir)
-        return design.name, folder, design
+        design = load_design(target)
+        ensure_hls(design, build_dir)
+        return design.name, build_dir / design.name, design
     path = Path(target)
     if not path.exists():
         hint = f" (designs: {', '.join(list_designs())})" if NAME_RE.match(target) else ""

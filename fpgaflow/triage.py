@@ -81,24 +81,29 @@ def trace_brevitas(design: Design, x1: np.ndarray) -> list[dict]:
     from .export import trained_model
 
     model = trained_model(design)
-    weighted = iter(l["name"] for l in design.spec["layers"] if l["type"] in WEIGHTED)
-    stages, value, last = [], torch.from_numpy(x1), "input"
+    stages, value = [], torch.from_numpy(x1)
     with torch.no_grad():
         for module in model:
             value = module(value)
             kind = TORCH_KINDS.get(type(module).__name__)
             if kind is None:
                 continue
-            if kind in ("conv", "dense"):
-                last = next(weighted)
-                label = last
-            else:
-                label = f"{'quant' if kind == 'act' else kind}({last})"
             arr = (value.value if hasattr(value, "value") else value).numpy()
             if arr.ndim == 4:
                 arr = arr.transpose(0, 2, 3, 1)
-            stages.append({"kind": kind, "label": label, "values": arr.reshape(-1).astype(np.float64),
-                           "type": _quant_type(value)})
+            stages.append({"kind": kind, "values": arr.reshape(-1).astype(np.float64), "type": _quant_type(value)})
+    return _labelled(design, stages)
+
+
+def _labelled(design: Design, stages: list[dict]) -> list[dict]:
+    """Name each stage after the design's layers: conv1, quant(conv1), pool(conv1), fc1, ..."""
+    weighted = iter(l["name"] for l in design.spec["layers"] if l["type"] in WEIGHTED)
+    last = "input"
+    for st in stages:
+        if st["kind"] in ("conv", "dense"):
+            last = st["label"] = next(weighted)
+        else:
+            st["label"] = f"{'quant' if st['kind'] == 'act' else st['kind']}({last})"
     return stages
 
 
@@ -118,18 +123,9 @@ def trace_keras(design: Design, x1: np.ndarray) -> list[dict]:
     staged = [l for l in keras_model.layers if type(l).__name__ in KERAS_KINDS]
     probe = type(keras_model)(keras_model.inputs, [l.output for l in staged])
     values = probe(np.ascontiguousarray(x1.transpose(0, 2, 3, 1)), training=False)
-    weighted = iter(l["name"] for l in design.spec["layers"] if l["type"] in WEIGHTED)
-    stages, last = [], "input"
-    for layer, value in zip(staged, values):
-        kind = KERAS_KINDS[type(layer).__name__]
-        if kind in ("conv", "dense"):
-            last = next(weighted)
-            label = last
-        else:
-            label = f"{'quant' if kind == 'act' else kind}({last})"
-        stages.append({"kind": kind, "label": label, "values": np.asarray(value).reshape(-1).astype(np.float64),
-                       "type": _keras_type(layer)})
-    return stages
+    return _labelled(design, [{"kind": KERAS_KINDS[type(layer).__name__], "type": _keras_type(layer),
+                               "values": np.asarray(value).reshape(-1).astype(np.float64)}
+                              for layer, value in zip(staged, values)])
 
 
 def first_divergence(design: Design, project: Path, lib: Path, name: str, traced: list[dict],

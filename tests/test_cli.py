@@ -1,19 +1,10 @@
 """Every user mistake is one clear line on stderr and a non-zero exit, never a traceback."""
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
-
-
-def run(*args, env=None, build=None):
-    cmd = [sys.executable, "-m", "fpgaflow"]
-    if build:
-        cmd += ["--build-dir", str(build)]
-    return subprocess.run(cmd + list(args), cwd=ROOT, capture_output=True, text=True, env=env)
+from conftest import ROOT, run_cli as run
 
 
 def assert_clear_error(r, *needles):
