@@ -1,6 +1,7 @@
 # The verbs users rely on; each is one call of the `fpgaflow` CLI. The first call of any of
 # them creates the virtual environment (.venv) from the pins in pyproject.toml.
 MODEL ?= lenet
+BACKEND ?= hls4ml
 N ?=
 NPROC ?= 1
 REF ?= default
@@ -13,11 +14,15 @@ READY := $(VENV)/.fpgaflow-installed
 # torch first, pinned, from the CPU wheel: if pip resolved it with the rest it could backtrack
 # to a multi-GB CUDA build
 TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
+# without its dependencies: its brevitas 0.13.0 pin would pull CUDA torch; the ones it needs are
+# the `finn` extra of pyproject.toml
+FINN := finn-plus==1.6.1
 
 .PHONY: all venv tools train hls csim report synth bench test clean help
 all: hls
 
 help:
+	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]"
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
 	@echo "make report|synth MODEL=<design>   make bench   make test   make venv   make clean"
 
@@ -26,6 +31,7 @@ $(READY): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[all]'
+	$(BIN)/python -m pip install --quiet --no-deps $(FINN)
 	touch $@
 
 venv: $(READY)
@@ -34,16 +40,16 @@ train: $(READY)
 	$(BIN)/fpgaflow train $(MODEL) $(if $(filter-out 1,$(NPROC)),--nproc $(NPROC))
 
 hls: $(READY)
-	$(BIN)/fpgaflow hls $(MODEL)
+	$(BIN)/fpgaflow hls $(MODEL) --backend $(BACKEND)
 
 csim: $(READY)
-	$(BIN)/fpgaflow csim $(MODEL) $(if $(N),-n $(N)) --reference $(REF) --csim $(CSIM) --harness $(HARNESS)
+	$(BIN)/fpgaflow csim $(MODEL) --backend $(BACKEND) $(if $(N),-n $(N)) $(if $(filter finn,$(BACKEND)),,--reference $(REF) --csim $(CSIM) --harness $(HARNESS))
 
 report: $(READY)
-	$(BIN)/fpgaflow report $(MODEL)
+	$(BIN)/fpgaflow report $(MODEL) --backend $(BACKEND)
 
 synth: $(READY)
-	$(BIN)/fpgaflow synth $(MODEL)
+	$(BIN)/fpgaflow synth $(MODEL) --backend $(BACKEND)
 
 # every trained design (projects built where missing): prints a table, writes build/bench.json
 bench: $(READY)

@@ -86,17 +86,35 @@ def build_hls(design, build_dir) -> Path:
     return convert(design, build_dir, cpu_reference(design))
 
 
-def ensure_hls(design, build_dir) -> Path:
-    """The design's hls4ml project, built first where it is missing."""
-    from .convert_hls4ml import MANIFEST
+def build_finn(design, build_dir, progress: bool = True) -> Path:
+    """export + FINN flow: the FINN dataflow build of a Brevitas design."""
+    from .convert_finn import convert
 
-    project = Path(build_dir) / design.name / "hls4ml"
-    return project if (project / MANIFEST).is_file() else build_hls(design, build_dir)
+    if design.framework.name != "brevitas":
+        raise FpgaflowError(f"the FINN backend takes Brevitas designs (via QONNX); {design.name} is "
+                            f"{design.framework.name}: use --backend hls4ml")
+    if not design.weights.exists():
+        raise FpgaflowError(f"{design.weights} not found: train the design first (`fpgaflow train {design.name}`)")
+    exported = design.framework.fn("export")(design, build_dir)
+    print(f"exported {exported}")
+    return convert(design, build_dir, exported, progress=progress)
+
+
+BACKENDS = {"hls4ml": ("hls4ml", "fpgaflow.json", build_hls), "finn": ("finn", "fpgaflow-finn.json", build_finn)}
+
+
+def ensure_hls(design, build_dir, backend: str = "hls4ml") -> Path:
+    """The design's project for a backend, built first where it is missing."""
+    folder, manifest, build = BACKENDS[backend]
+    project = Path(build_dir) / design.name / folder
+    return project if (project / manifest).is_file() else build(design, build_dir)
 
 
 def cmd_hls(args) -> int:
     from .spec import load_design
 
+    if args.backend == "finn":
+        return _print_finn_build(build_finn(load_design(args.design), args.build_dir, progress=not args.no_progress))
     project = build_hls(load_design(args.design), args.build_dir)
     m = json.loads((project / "fpgaflow.json").read_text())
     print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'reuse':>6s} {'multipliers':>11s}")
@@ -107,12 +125,54 @@ def cmd_hls(args) -> int:
     return 0
 
 
+def _print_finn_build(folder: Path) -> int:
+    m = json.loads((folder / "fpgaflow-finn.json").read_text())
+    est = json.loads((folder / "estimates.json").read_text())
+    rows = {l["name"]: l for l in est["layers"]}
+    print(f"{'layer':32s} {'PE':>4s} {'SIMD':>5s} {'cycles':>8s} {'LUT':>7s} {'BRAM_18K':>8s} {'DSP':>4s}")
+    for l in m["layers"]:
+        r = rows.get(l["name"], {})
+        res = r.get("resources", {})
+        print(f"{l['name']:32s} {l.get('PE', '-')!s:>4s} {l.get('SIMD', '-')!s:>5s} "
+              f"{r.get('interval_cycles', {}).get('max', '-')!s:>8s} {res.get('LUT', '-')!s:>7s} "
+              f"{res.get('BRAM_18K', '-')!s:>8s} {res.get('DSP', '-')!s:>4s}")
+    p = m["performance"]
+    print(f"FINN estimate at {m['clock_ns']} ns: {p['estimated_throughput_fps']:.0f} frames/s "
+          f"(bottleneck {p['max_cycles_node_name']}, {p['max_cycles']} cycles; target {m['target_fps']} frames/s = "
+          f"{m['target_cycles_per_frame']} cycles), latency {p['critical_path_cycles']} cycles = "
+          f"{p['estimated_latency_ns'] / 1000:.1f} us")
+    print(f"wrote FINN build {folder} ({len(m['layers'])} layers, HLS/RTL sources under code/) in {m['seconds']} s")
+    return 0
+
+
+def _cmd_csim_finn(design, args) -> int:
+    from .verify_finn import verify_finn
+
+    if args.reference not in ("default", "torch-cpu") or args.csim != "fast" or args.harness != "exe":
+        raise FpgaflowError("--reference/--csim/--harness are hls4ml C-sim options; the FINN backend compares "
+                            "every FINN stage with the Brevitas CPU reference")
+    r = verify_finn(design, args.build_dir, n=args.n or 1000, workers=args.workers, progress=not args.no_progress)
+    print(f"{design.name} (FINN, stage {r['stage']}, {r['sim']} execution): n = {r['n']}, exact = {r['exact']}, "
+          f"mismatches = {r['mismatches']}, max_abs_diff = {r['max_abs_diff']:g}, "
+          f"argmax_agreement = {r['argmax_agreement']:.4f}, accuracy = {r['accuracy']:.4f}")
+    if r["first_divergence"]:
+        d = r["first_divergence"]
+        print(f"first divergence: stage '{d['stage']}' ({d['what']}), image {d['image']}:\n"
+              f"  finn      {d['finn']}\n  torch-cpu {d['torch-cpu']}")
+    print(f"compared in {r['compared_in']}; not simulated here: " + "; ".join(
+        f"{k} ({v})" for k, v in r["not_simulated"].items()))
+    print(f"{r['seconds']} s; wrote {Path(args.build_dir) / design.name / 'finn' / 'verify.json'}")
+    return 1 if any(s["mismatches"] for s in r["stages"]) else 0
+
+
 def cmd_csim(args) -> int:
     from .spec import load_design
     from .triage import describe
     from .verify import verify
 
     design = load_design(args.design)
+    if args.backend == "finn":
+        return _cmd_csim_finn(design, args)
     r = verify(design, args.build_dir, n=args.n, reference=args.reference, harness=args.harness,
                variant=args.csim, workers=args.workers, progress=not args.no_progress)
     print(f"{design.name}: n = {r['n']}, exact = {r['exact']}, mismatches = {r['mismatches']}, "
@@ -157,7 +217,12 @@ def cmd_report(args) -> int:
 def cmd_synth(args) -> int:
     from .synth import synth
 
-    return synth(args.design, Path(args.build_dir))
+    return synth(args.design, Path(args.build_dir), backend=args.backend)
+
+
+def add_backend(s) -> None:
+    s.add_argument("--backend", default="hls4ml", choices=list(BACKENDS),
+                   help="hls4ml (default; QKeras directly, Brevitas via QONNX) or finn (Brevitas via QONNX)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -189,13 +254,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("hls", help="export (QONNX or Keras) and write the hls4ml project build/<design>/hls4ml")
+    s = sub.add_parser("hls", help="export (QONNX or Keras) and write the HLS project: build/<design>/hls4ml "
+                                   "(or build/<design>/finn with --backend finn)")
     s.add_argument("design")
+    add_backend(s)
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_hls)
 
     s = sub.add_parser("csim", help="compile the HLS project (g++) and compare it bit for bit with the reference")
     s.add_argument("design")
-    s.add_argument("-n", "--n", type=int, help="number of test images (default: all)")
+    add_backend(s)
+    s.add_argument("-n", "--n", type=int, help="number of test images (default: all; 1000 for --backend finn)")
     s.add_argument("--workers", type=int, help="C-sim processes (default: one per core, at most 8)")
     s.add_argument("--reference", default=DEFAULT, choices=[DEFAULT, *REFERENCES, ALL],
                    help="reference inference: default (the framework's CPU one: torch-cpu or tf-cpu), "
@@ -214,11 +283,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("targets", nargs="+", metavar="DESIGN_OR_PATH")
     s.add_argument("--compare", action="store_true", help="compare two builds, layer by layer")
     s.add_argument("--json", action="store_true", help="print the parsed reports as JSON (one schema) instead of tables")
-    s.add_argument("--html", help="write the HTML page here (default for a design: build/<design>/report.html)")
+    s.add_argument("--html", help="write the HTML page here (default for a design: build/<design>/report.html, "
+                                  "report-finn.html for --backend finn)")
+    add_backend(s)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("synth", help="run Vitis/Vivado HLS synthesis of the project where the tool is installed")
     s.add_argument("design")
+    add_backend(s)
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("bench", help="C-sim and reference speed, compile times, memory: build/bench.json")

@@ -6,21 +6,21 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .errors import FpgaflowError
-from .reports import collect, summary
+from .reports import PARSERS, collect, summary
 from .reports.html import page
 from .reports.render import budget_failure, budget_table, compare_table, console, layer_table, summary_table
 from .reports.review import check_budgets, compare
 from .spec import NAME_RE, designs_root, list_designs, load_design
 
 
-def resolve(target: str, build_dir: Path):
+def resolve(target: str, build_dir: Path, backend: str = "hls4ml"):
     """(label, folder or file, design or None). A design is built first where its project is missing."""
     if NAME_RE.match(target) and (designs_root() / target / "design.yaml").is_file():
         from .cli import ensure_hls
 
         design = load_design(target)
-        ensure_hls(design, build_dir)
-        return design.name, build_dir / design.name, design
+        project = ensure_hls(design, build_dir, backend)
+        return (design.name if backend == "hls4ml" else f"{design.name} ({backend})"), project, design
     path = Path(target)
     if not path.exists():
         hint = f" (designs: {', '.join(list_designs())})" if NAME_RE.match(target) else ""
@@ -30,12 +30,12 @@ def resolve(target: str, build_dir: Path):
 
 def run_report(args) -> int:
     build_dir = Path(args.build_dir)
-    resolved = [resolve(t, build_dir) for t in args.targets]
+    backend = getattr(args, "backend", "hls4ml")
+    resolved = [resolve(t, build_dir, backend) for t in args.targets]
     collected = [(label, collect(path), design) for label, path, design in resolved]
     for label, reports, _ in collected:
         if not reports:
-            raise FpgaflowError(f"{label}: no reports found (fpgaflow.json, *csynth.xml/rpt, *_cosim.rpt, "
-                                f"vivado_synth.rpt, *utilization*.rpt)")
+            raise FpgaflowError(f"{label}: no reports found (known: {', '.join(p for p, _ in PARSERS)})")
     out = console()
     if args.compare:
         if len(collected) != 2:
@@ -60,7 +60,8 @@ def run_report(args) -> int:
             out.print(layer_table(label, s))
             if budgets:
                 out.print(budget_table(budgets))
-        html_path = Path(args.html) if args.html else (build_dir / design.name / "report.html" if design else None)
+        page_name = "report.html" if backend == "hls4ml" else f"report-{backend}.html"
+        html_path = Path(args.html) if args.html else (build_dir / design.name / page_name if design else None)
         if html_path is not None:
             atomic_write_text(html_path, page(f"fpgaflow report: {label}", s, budgets))
             if design:

@@ -81,6 +81,10 @@ SCHEMA = {
         "project_name": leaf(str, "myproject"),
         "tb_images": leaf(int, 100, min=1),   # test images written as the project's testbench vectors
     },
+    "finn": {
+        "target_fps": leaf(int, 10000, min=1),      # folding aims at clock / target_fps cycles per frame
+        "mvau_wwidth_max": leaf(int, 36, min=1),    # widest weight word per PE a MVAU may read per cycle
+    },
     "budget": leaf(dict, {}),
 }
 

@@ -19,8 +19,10 @@ TOOLS = {"Vitis": "vitis_hls", "Vivado": "vivado_hls"}
 SWITCHES = "reset=1 csim=0 synth=1 cosim=0 validation=0 export=0 vsynth=1"
 
 
-def synth(name: str, build_dir: Path) -> int:
+def synth(name: str, build_dir: Path, backend: str = "hls4ml") -> int:
     design = load_design(name)
+    if backend == "finn":
+        return synth_finn(design, build_dir)
     project = build_dir / design.name / "hls4ml"
     manifest = read_manifest(project)
     tool = TOOLS[manifest.get("hls4ml_backend", "Vitis")]
@@ -40,4 +42,31 @@ def synth(name: str, build_dir: Path) -> int:
     if rc != 0:
         raise FpgaflowError(f"{tool} failed (exit {rc}); see {project / 'synth.log'}")
     print(f"synthesized; `fpgaflow report {design.name}` shows the reports")
+    return 0
+
+
+def synth_finn(design, build_dir: Path) -> int:
+    """HLS synthesis of each FINN HLS layer with the hls_syn_*.tcl FINN wrote; the RTL layers
+    need none. Stitching the IP and the bitfile are FINN builder steps that need Vivado."""
+    from .convert_finn import read_manifest
+
+    folder = (build_dir / design.name / "finn").resolve()
+    read_manifest(folder)
+    scripts = sorted((folder / "code").rglob("hls_syn_*.tcl"))
+    lines = [f"(cd {shlex.quote(str(t.parent))} && vitis_hls -f {shlex.quote(t.name)}) || exit 1" for t in scripts]
+    script = folder / "fpgaflow_synth.sh"
+    atomic_write_text(script, "#!/bin/sh\n# written by fpgaflow synth --backend finn: Vitis HLS synthesis of every HLS "
+                              "layer (needs finn-hlslib where FINN_DEPS points)\n" + "\n".join(lines) + "\n")
+    script.chmod(0o755)
+    if shutil.which("vitis_hls") is None:
+        raise FpgaflowError(
+            f"vitis_hls not found on PATH, so nothing was synthesized. On a machine with Vitis HLS run `sh {script}` "
+            f"({len(scripts)} HLS layers); then FINN's step_create_stitched_ip (Vivado) on "
+            f"{folder / 'models' / 'dataflow.onnx'} stitches the layers")
+    print(f"running {script} (log: {folder / 'synth.log'})")
+    with open(folder / "synth.log", "w") as log:
+        rc = subprocess.run(["sh", str(script)], stdout=log, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        raise FpgaflowError(f"vitis_hls failed (exit {rc}); see {folder / 'synth.log'}")
+    print(f"synthesized; `fpgaflow report {design.name} --backend finn` shows the reports")
     return 0

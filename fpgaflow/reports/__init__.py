@@ -13,11 +13,13 @@ from pathlib import Path
 
 from ..errors import FpgaflowError
 from .estimate import estimate
+from .finn import parse_finn_estimates
 from .hls import parse_cosim_rpt, parse_csynth_rpt, parse_csynth_xml
 from .vivado import parse_utilization
 
 PARSERS = [  # (file-name pattern, parser), first match wins
     ("fpgaflow.json", estimate),
+    ("estimate_layer_resources.json", parse_finn_estimates),
     ("*_cosim.rpt", parse_cosim_rpt),
     ("*csynth.xml", parse_csynth_xml),
     ("*csynth.rpt", parse_csynth_rpt),

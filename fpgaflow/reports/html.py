@@ -11,7 +11,7 @@ import json
 import math
 
 from .review import SOURCES, TITLES, best_timing, layers
-from .schema import RESOURCES
+from .schema import RESOURCES, is_bound
 
 COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"]
 
@@ -76,7 +76,7 @@ def _range(d: dict, lo: str, hi: str):
 
 def _latency_cell(r: dict, kind: str):
     v = r["latency_cycles"]["worst"] or r["latency_cycles"]["best"]
-    return f">= {v}" if kind == "estimate" and v is not None else v
+    return f">= {v}" if is_bound(r) and v is not None else v
 
 
 def page(title: str, s: dict, budgets: list[dict] | None = None) -> str:

@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .review import SOURCES, TITLES, best_timing, layers
-from .schema import RESOURCES
+from .schema import RESOURCES, is_bound
 
 
 def fmt(v, pct_of=None) -> str:
@@ -39,7 +39,7 @@ def summary_table(name: str, s: dict) -> Table:
         cells = []
         for k in present:
             a, b = s[k][key][lo], s[k][key][hi]
-            prefix = ">= " if k == "estimate" and a is not None else ""
+            prefix = ">= " if is_bound(s[k]) and a is not None else ""
             cells.append(prefix + (fmt(a) if a == b or b is None else f"{fmt(a)}-{fmt(b)}"))
         t.add_row(label, *cells, "")
     t.add_row("clock est. (ns)", *[fmt(s[k]["clock_ns"]["estimated"]) for k in present], "")
@@ -56,7 +56,8 @@ def layer_table(name: str, s: dict) -> Table:
     rows = layers(s)
     has_report, has_estimate = any(r["report"] for r in rows), any(r["estimate"] for r in rows)
     cols = ["layer"] + (["latency", "interval", *RESOURCES] if has_report else []) + \
-        (["est. MACs", "est. mult.", "est. cycles >=", "est. BRAM"] if has_estimate else [])
+        (["est. MACs", "est. mult.", "est. cycles >=" if is_bound(s.get("estimate")) else "est. cycles",
+          "est. LUT", "est. BRAM"] if has_estimate else [])
     for col in cols:
         t.add_column(col, justify="left" if col == "layer" else "right")
     for row in rows:
@@ -71,7 +72,7 @@ def layer_table(name: str, s: dict) -> Table:
                 *[fmt(r["resources"][k]) if r else "-" for k in RESOURCES]]
         if has_estimate:
             cells += [fmt(e and e.get("macs")), fmt(e and e.get("multipliers")), fmt(e and e["latency_cycles"]["best"]),
-                      fmt(e and e["resources"]["BRAM_18K"])]
+                      fmt(e and e["resources"]["LUT"]), fmt(e and e["resources"]["BRAM_18K"])]
         t.add_row(*cells)
     return t
 

@@ -6,7 +6,7 @@ from C/RTL co-simulation > HLS > estimate (a lower bound, labelled as such).
 """
 from __future__ import annotations
 
-from .schema import RESOURCES
+from .schema import RESOURCES, is_bound
 
 SOURCES = ("estimate", "hls", "implementation", "cosim")
 TITLES = {"estimate": "estimate", "hls": "HLS synthesis", "implementation": "Vivado", "cosim": "co-simulation"}
@@ -33,7 +33,7 @@ def best_timing(s: dict) -> dict:
             r = s.get(kind)
             v = r and (r[key][worst] if r[key][worst] is not None else r[key]["best" if worst == "worst" else "min"])
             if v is not None:
-                out[key] = {"cycles": v, "source": kind, "lower_bound": kind == "estimate",
+                out[key] = {"cycles": v, "source": kind, "lower_bound": is_bound(r),
                             "us": v * clock / 1000 if clock else None}
                 break
         else:

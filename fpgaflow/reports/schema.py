@@ -40,6 +40,12 @@ def empty(source: str, kind: str, tool: str) -> dict:
     return r
 
 
+def is_bound(report: dict | None) -> bool:
+    """Whether a report's cycle counts are lower bounds (fpgaflow's own estimate) rather than
+    a tool's figure (synthesis, co-simulation, FINN's analytical estimate)."""
+    return bool(report) and report["kind"] == "estimate" and report.get("cycles_are_bounds", True)
+
+
 def number(text):
     """'123' -> 123, '4.429' -> 4.429, '0.5' -> 0.5; '-', 'NA', 'undef', '' -> None."""
     if text is None:

@@ -1,0 +1,194 @@
+"""The FINN backend with the real finn-plus and qonnx: build, stage-by-stage bit-exactness,
+folding, estimates, and the errors a user can cause."""
+import copy
+import json
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def built_finn(tmp_path_factory):
+    build = tmp_path_factory.mktemp("build-finn")
+    r = run_cli("hls", "lenet", "--backend", "finn", "--no-progress", build=build)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build
+
+
+@pytest.fixture(scope="session")
+def qonnx_export(built_finn):
+    return built_finn / "lenet" / "export" / "model.qonnx.onnx"
+
+
+def _images(lenet, n):
+    from fpgaflow.data import data_dir, load_split, to_input
+    from fpgaflow.reference import cpu_reference
+
+    images, _ = load_split(data_dir(lenet.spec["dataset"]["path"], lenet.dir), "test")
+    x = to_input(images[:n])
+    return x, cpu_reference(lenet)(x)
+
+
+def _run(model, x):
+    from finn.core.onnx_exec import execute_onnx
+
+    i, o = model.graph.input[0].name, model.graph.output[0].name
+    return np.concatenate([np.asarray(execute_onnx(model, {i: x[k:k + 1]})[o]).reshape(1, -1) for k in range(len(x))])
+
+
+def test_every_stage_bit_exact_and_project_complete(built_finn):
+    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "40", "--no-progress", build=built_finn)
+    assert r.returncode == 0, r.stdout + r.stderr
+    folder = built_finn / "lenet" / "finn"
+    v = json.loads((folder / "verify.json").read_text())
+    assert [s["stage"] for s in v["stages"]] == ["qonnx", "finn_onnx", "streamlined", "hw", "folded"]
+    assert all(s["n"] == 40 and s["exact"] == 40 and s["mismatches"] == 0 for s in v["stages"])
+    assert (v["stage"], v["n"], v["exact"], v["mismatches"], v["max_abs_diff"]) == ("folded", 40, 40, 0, 0.0)
+    assert v["first_divergence"] is None
+
+    manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
+    kinds = {l["op_type"] for l in manifest["layers"]}
+    assert {"MVAU_hls", "ConvolutionInputGenerator_rtl", "Pool_hls"} <= kinds
+    # generated sources: HLS C++ with its synthesis script, RTL for the sliding windows
+    assert list((folder / "code").rglob("top_MVAU_hls_0.cpp")) and list((folder / "code").rglob("hls_syn_MVAU_hls_0.tcl"))
+    assert list((folder / "code").rglob("ConvolutionInputGenerator_rtl_0_impl.sv"))
+    # no path into the temporary build folder survives the rename
+    for f in [*(folder / "code").rglob("*.tcl"), *(folder / "code").rglob("*.v")]:
+        assert ".finn.tmp-" not in f.read_text(), f
+    for l in manifest["layers"]:
+        assert l["code"] and (folder / "code").resolve() in __import__("pathlib").Path(l["code"]).parents
+
+    est = json.loads((folder / "estimates.json").read_text())
+    assert {l["name"] for l in est["layers"]} == {l["name"] for l in manifest["layers"]}
+    for l in est["layers"]:
+        assert l["latency_cycles"]["best"] > 0 and l["resources"]["LUT"] is not None
+    assert est["interval_cycles"]["min"] == max(l["interval_cycles"]["min"] for l in est["layers"])
+    assert est["tool"] == "FINN estimate" and est["part"] == "xczu7ev-ffvc1156-2-e"
+
+
+def test_csim_detects_a_wrong_weight(built_finn, tmp_path):
+    """The comparison can fail: one weight changed in the HW-layer model is reported at that stage."""
+    import shutil
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    build = tmp_path / "build"
+    shutil.copytree(built_finn, build, symlinks=True)
+    hw = build / "lenet" / "finn" / "models" / "hw.onnx"
+    model = ModelWrapper(str(hw))
+    mvau = model.get_nodes_by_op_type("MVAU")[0]
+    w = model.get_initializer(mvau.input[1]).copy()
+    w[0, 0] = -w[0, 0] if w[0, 0] != 0 else 1
+    model.set_initializer(mvau.input[1], w)
+    model.save(str(hw))
+    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "20", "--no-progress", build=build)
+    assert r.returncode == 1, r.stdout + r.stderr
+    v = json.loads((build / "lenet" / "finn" / "verify.json").read_text())
+    assert v["first_divergence"]["stage"] == "hw"
+    assert [s["mismatches"] == 0 for s in v["stages"]][:3] == [True, True, True]
+    assert "first divergence: stage 'hw'" in r.stdout
+
+
+def test_floor_thresholds_are_what_makes_finn_exact(lenet, qonnx_export):
+    """FINN's own activation handler places thresholds for round-half-up and so differs from
+    Brevitas' FLOOR quantizer; fpgaflow's FloorQuantToMultiThreshold is exact."""
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    from fpgaflow import finn_transforms as ff
+
+    x, ref = _images(lenet, 20)
+    base = cleanup_model(ModelWrapper(str(qonnx_export)))
+    with pytest.raises(Exception, match="cannot reshape"):  # the 0-d bias zero-point, without FoldBiasQuant
+        base.transform(ConvertQONNXtoFINN())
+    folded = base.transform(ff.FoldBiasQuant())
+    finn_own = folded.transform(ConvertQONNXtoFINN())
+    ours = folded.transform(ff.FloorQuantToMultiThreshold()).transform(ConvertQONNXtoFINN())
+    assert (_run(finn_own, x) != ref).any(axis=1).sum() > 10
+    assert np.array_equal(_run(ours, x), ref)
+
+
+def test_higher_target_throughput_folds_wider(lenet, qonnx_export, tmp_path):
+    from fpgaflow.convert_finn import convert
+    from fpgaflow.spec import Design
+
+    results = {}
+    for fps in (1000, 20000):
+        spec = copy.deepcopy(lenet.spec)
+        spec["finn"]["target_fps"] = fps
+        folder = convert(Design("lenet", lenet.dir, spec), tmp_path / str(fps), qonnx_export, progress=False)
+        m = json.loads((folder / "fpgaflow-finn.json").read_text())
+        parallel = sum(l.get("PE", 1) * l.get("SIMD", 1) for l in m["layers"] if l["op_type"].startswith("MVAU"))
+        results[fps] = (parallel, m["performance"]["max_cycles"], m["performance"]["estimated_throughput_fps"])
+    assert results[20000][0] > results[1000][0]
+    assert results[20000][1] < results[1000][1]
+    assert results[1000][2] >= 1000 and results[20000][2] > results[1000][2]
+
+
+def _converted_with(lenet, qonnx_export, tmp_path, edit):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from fpgaflow.convert_finn import convert
+
+    model = ModelWrapper(str(qonnx_export))
+    edit(model)
+    path = tmp_path / "edited.onnx"
+    model.save(str(path))
+    return convert(lenet, tmp_path / "build", path, progress=False)
+
+
+def test_round_activation_is_a_clear_error(lenet, qonnx_export, tmp_path):
+    from qonnx.util.basic import get_by_name
+
+    from fpgaflow.errors import FpgaflowError
+
+    def to_round(model):
+        node = [n for n in model.graph.node if n.op_type == "Quant" and model.get_initializer(n.input[0]) is None][-1]
+        get_by_name(node.attribute, "rounding_mode").s = b"ROUND"
+
+    with pytest.raises(FpgaflowError, match=r"activation quantizer '.*' rounds with ROUND.*FLOOR"):
+        _converted_with(lenet, qonnx_export, tmp_path, to_round)
+    assert not (tmp_path / "build" / "lenet" / "finn").exists()  # nothing half-written
+
+
+def test_unmappable_layer_is_named(lenet, qonnx_export, tmp_path):
+    from fpgaflow.errors import FpgaflowError
+
+    def relu_to_sigmoid(model):  # an activation FINN has no HW layer for
+        relu = next(n for n in model.graph.node if n.op_type == "Relu")
+        relu.op_type, relu.name = "Sigmoid", "Sigmoid_0"
+
+    with pytest.raises(FpgaflowError, match=r"node 'Sigmoid_0' \(Sigmoid\) cannot be mapped to a FINN HW layer: use ReLU"):
+        _converted_with(lenet, qonnx_export, tmp_path, relu_to_sigmoid)
+
+
+def test_qkeras_design_is_refused_for_finn(tmp_path):
+    r = run_cli("hls", "lenet_qkeras", "--backend", "finn", build=tmp_path)
+    assert r.returncode == 2 and "FINN backend takes Brevitas designs" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_finn_estimate_parser_and_bad_files(built_finn, tmp_path):
+    from fpgaflow.errors import FpgaflowError
+    from fpgaflow.reports import parse
+
+    path = built_finn / "lenet" / "finn" / "estimates" / "estimate_layer_resources.json"
+    r = parse(path)
+    mvau = next(l for l in r["layers"] if l["name"] == "MVAU_hls_0")
+    assert mvau["macs"] == 24 * 24 * 20 * 25  # conv1: 576 pixels x 20 filters x 5x5 taps
+    assert r["resources"]["FF"] is None and r["resources"]["LUT"] > 0  # FINN does not estimate FF
+    truncated = tmp_path / "estimate_layer_resources.json"
+    truncated.write_text(path.read_text()[:200])
+    with pytest.raises(FpgaflowError, match=r"estimate_layer_resources.json: malformed JSON.*truncated"):
+        parse(truncated)
+
+
+def test_report_for_finn_backend(built_finn):
+    r = run_cli("report", "lenet", "--backend", "finn", build=built_finn)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "MVAU_hls_1" in r.stdout and "FINN estimate" in r.stdout
+    assert (built_finn / "lenet" / "report-finn.html").is_file()
