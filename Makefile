@@ -18,13 +18,14 @@ TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
 # the `finn` extra of pyproject.toml
 FINN := finn-plus==1.6.1
 
-.PHONY: all venv tools train hls csim report synth bench test clean help
+.PHONY: all venv tools train hls csim report synth synth-oss bench test clean help
 all: hls
 
 help:
 	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]"
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
-	@echo "make report|synth MODEL=<design>   make bench   make test   make venv   make clean"
+	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [LAYER=fc2]"
+	@echo "make bench   make test   make venv   make clean"
 
 $(READY): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,16 +52,22 @@ report: $(READY)
 synth: $(READY)
 	$(BIN)/fpgaflow synth $(MODEL) --backend $(BACKEND)
 
+# open-source synthesis of a dense layer (LAYER=fc2 by default the last): da4ml Verilog -> Yosys
+synth-oss: $(READY) tools
+	$(BIN)/fpgaflow synth-oss $(MODEL) $(if $(LAYER),--layer $(LAYER))
+
 # every trained design (projects built where missing): prints a table, writes build/bench.json
 bench: $(READY)
 	$(BIN)/fpgaflow bench $(if $(N),-n $(N))
 
-# Debian's chromium for the report page's browser test: installed where apt-get can (root);
-# elsewhere that one test skips and says why
+# Debian's chromium (the report page's browser test) and yosys (synth-oss): installed where
+# apt-get can (root); elsewhere the tests that need them skip and say why
+APT_TOOLS := chromium yosys
 tools:
-	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
-	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
-	  echo "chromium not installed: the report page's browser test will skip"; }
+	@missing=$$(for t in $(APT_TOOLS); do command -v $$t >/dev/null 2>&1 || echo $$t; done); \
+	[ -z "$$missing" ] || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || \
+	  echo "not installed: $$missing (the tests that need them will skip)"; }
 
 test: $(READY) tools
 	$(BIN)/python -m pytest

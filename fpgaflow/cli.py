@@ -225,6 +225,28 @@ def add_backend(s) -> None:
                    help="hls4ml (default; QKeras directly, Brevitas via QONNX) or finn (Brevitas via QONNX)")
 
 
+def cmd_synth_oss(args) -> int:
+    from .parts import part_capacity
+    from .reports.yosys import parse_yosys_stat
+    from .spec import load_design
+    from .synth_oss import synth_oss
+
+    design = load_design(args.design)
+    m = synth_oss(design, Path(args.build_dir), layer=args.layer)
+    folder = Path(args.build_dir) / design.name / "oss" / m["layer"]
+    r = parse_yosys_stat(folder / "yosys_stat.json")
+    cap = part_capacity(m["part"])
+    print(f"{design.name} {m['layer']} ({m['weights'][0]}x{m['weights'][1]} weights, {m['input_bits']}-bit inputs): "
+          f"da4ml adder graph equal to the integer layer on {m['adder_graph_check']['exact']}/"
+          f"{m['adder_graph_check']['n']} test images")
+    for k, v in r["resources"].items():
+        share = f" ({100 * v / cap[k]:.2f}% of {m['part']})" if v is not None and cap.get(k) else ""
+        print(f"  {k:9s} {v}{share}")
+    print(f"Yosys {r['tool_version']} synth_xilinx -family {m['yosys_family']}: {m['yosys_seconds']} s; "
+          f"{m['nextpnr']}; wrote {folder} (`fpgaflow report {folder}`)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from .reference import ALL, DEFAULT, REFERENCES
 
@@ -293,6 +315,11 @@ def parser() -> argparse.ArgumentParser:
     add_backend(s)
     s.set_defaults(func=cmd_synth)
 
+    s = sub.add_parser("synth-oss", help="open-source synthesis of a dense layer: da4ml Verilog -> Yosys synth_xilinx")
+    s.add_argument("design")
+    s.add_argument("--layer", help="dense layer to synthesize (default: the last one)")
+    s.set_defaults(func=cmd_synth_oss)
+
     s = sub.add_parser("bench", help="C-sim and reference speed, compile times, memory: build/bench.json")
     s.add_argument("designs", nargs="*", help="designs to measure (default: every trained design)")
     s.add_argument("-n", "--n", type=int, help="test images per design (default: all)")
@@ -317,6 +344,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("fpgaflow: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

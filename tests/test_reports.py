@@ -93,6 +93,26 @@ def test_cosim_report():
     assert r["interval_cycles"] == {"min": None, "max": None}  # NA in the file
 
 
+def test_yosys_stat_json():
+    r = parse(FIX / "fpgaflow_lenet_oss" / "yosys_stat.json")
+    # LUT2..LUT6 and FDRE cells of the file's "design" block
+    assert (r["tool"], r["tool_version"], r["kind"], r["top"]) == ("Yosys synth_xilinx", "0.23", "implementation", "fc2")
+    assert r["resources"] == {"LUT": 12007 + 2569 + 1061 + 568 + 2273, "FF": 4085, "DSP": 0, "BRAM_18K": 0, "URAM": 0}
+    assert [l["name"] for l in r["layers"]] == ["fc2"]
+    assert r["clock_ns"]["estimated"] is None and r["latency_cycles"]["best"] is None  # Yosys does not time
+
+
+def test_finn_estimate_files():
+    r = parse(FIX / "fpgaflow_lenet_finn" / "estimate_layer_resources.json")
+    assert (r["tool"], r["kind"]) == ("FINN estimate", "estimate")
+    assert r["resources"] == {"LUT": 11208, "FF": None, "DSP": 1, "BRAM_18K": 123, "URAM": 0}  # the file's "total"
+    assert len(r["layers"]) == 11
+    swg = next(l for l in r["layers"] if l["name"] == "ConvolutionInputGenerator_rtl_2")
+    assert swg["interval_cycles"] == {"min": 16530, "max": 16530} and swg["resources"]["LUT"] == 412
+    assert r["latency_cycles"]["best"] == 107737 and r["interval_cycles"]["min"] == 16530
+    assert r["bottleneck"] == "ConvolutionInputGenerator_rtl_2"
+
+
 def test_folder_summary_picks_the_top_report():
     s = summary(collect(FIX / "ece226_vitis2024"))
     assert Path(s["hls"]["source"]).name in ("csynth.xml", "myproject_csynth.rpt")
@@ -105,11 +125,17 @@ def test_folder_summary_picks_the_top_report():
     ("vivado_synth.rpt", None, "without a LUT/register/BRAM/DSP table"),
     ("csynth.xml", "<profile><ReportVersion/></profile>", "not a csynth report"),
     ("x_cosim.rpt", "nothing here", "not a co-simulation report"),
+    ("yosys_stat.json", None, "malformed JSON.*truncated"),
+    ("yosys_stat.json", '{"creator": "Yosys 0.23", "modules": {"top": {}}}', "no num_cells_by_type"),
+    ("estimate_layer_resources.json", None, "malformed JSON.*truncated"),
+    ("estimate_layer_resources.json", '{"total": {"LUT": 1}}', "no layers"),
 ])
 def test_truncated_or_wrong_files_name_the_file(tmp_path, name, content, message):
     src = {"csynth.xml": FIX / "autoencoder_vivadohls2019" / "csynth.xml",
            "myproject_csynth.rpt": FIX / "autoencoder_vivadohls2019" / "myproject_csynth.rpt",
-           "vivado_synth.rpt": FIX / "dnd_vivado2020" / "vivado_synth.rpt"}.get(name)
+           "vivado_synth.rpt": FIX / "dnd_vivado2020" / "vivado_synth.rpt",
+           "yosys_stat.json": FIX / "fpgaflow_lenet_oss" / "yosys_stat.json",
+           "estimate_layer_resources.json": FIX / "fpgaflow_lenet_finn" / "estimate_layer_resources.json"}.get(name)
     path = tmp_path / name
     path.write_text(content if content is not None else src.read_text()[:900])  # cut off early
     with pytest.raises(FpgaflowError, match=message) as e:

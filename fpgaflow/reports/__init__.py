@@ -16,10 +16,12 @@ from .estimate import estimate
 from .finn import parse_finn_estimates
 from .hls import parse_cosim_rpt, parse_csynth_rpt, parse_csynth_xml
 from .vivado import parse_utilization
+from .yosys import parse_yosys_stat
 
 PARSERS = [  # (file-name pattern, parser), first match wins
     ("fpgaflow.json", estimate),
     ("estimate_layer_resources.json", parse_finn_estimates),
+    ("*yosys*stat*.json", parse_yosys_stat),
     ("*_cosim.rpt", parse_cosim_rpt),
     ("*csynth.xml", parse_csynth_xml),
     ("*csynth.rpt", parse_csynth_rpt),

@@ -34,7 +34,10 @@ def _load(path: Path, required: bool = True):
 def _res(entry: dict, path: Path, name: str) -> dict:
     if not isinstance(entry, dict):
         raise FpgaflowError(f"{path}: layer '{name}' has no resource mapping")
-    return resources(**{k: entry.get(k) for k in LAYER_RESOURCES})
+    def whole(v):  # FINN sums the totals as floats (123.0): the schema's counts are ints
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
+    return resources(**{k: whole(entry.get(k)) for k in LAYER_RESOURCES})
 
 
 def parse_finn_estimates(path: Path) -> dict:

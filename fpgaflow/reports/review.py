@@ -9,7 +9,7 @@ from __future__ import annotations
 from .schema import RESOURCES, is_bound
 
 SOURCES = ("estimate", "hls", "implementation", "cosim")
-TITLES = {"estimate": "estimate", "hls": "HLS synthesis", "implementation": "Vivado", "cosim": "co-simulation"}
+TITLES = {"estimate": "estimate", "hls": "HLS synthesis", "implementation": "logic synthesis", "cosim": "co-simulation"}
 BUDGET_KEYS = (*RESOURCES, "latency_us", "interval_us")
 
 
@@ -46,11 +46,13 @@ def layer_key(l: dict) -> str:
 
 
 def layers(s: dict) -> list[dict]:
-    """Per-layer rows: the HLS report's layers, with the estimate's matched by layer name."""
+    """Per-layer rows: the HLS report's layers (else the logic synthesis report's), with the
+    estimate's matched by layer name."""
     est = {layer_key(l): l for l in (s["estimate"]["layers"] if s.get("estimate") else [])}
     rows = []
-    if s.get("hls") and s["hls"]["layers"]:
-        for l in s["hls"]["layers"]:
+    primary = next((s[k] for k in ("hls", "implementation") if s.get(k) and s[k]["layers"]), None)
+    if primary:
+        for l in primary["layers"]:
             rows.append({"name": layer_key(l), "report": l, "estimate": est.pop(layer_key(l), None)})
     rows += [{"name": k, "report": None, "estimate": l} for k, l in est.items()]
     for r in rows:  # the design's own name (conv1, fc1, ...) where the estimate knows it
