@@ -27,6 +27,7 @@ from .spec import Design
 from .verify import default_workers, run_csim, verify
 
 STOCK_IMAGES = 1000  # the stock build is ~4x slower: time it on a slice, and check it equals the fast one there
+FINN_IMAGES = 1000  # FINN's node-by-node execution runs ~60-100 images/s per stage
 
 
 def machine() -> dict:
@@ -95,6 +96,15 @@ def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> 
     # training throughput, 1 process (all cores) against 2 DDP processes (gloo, one thread each)
     row["train_img_per_s_1proc"] = train_throughput(design, 1)
     row["train_img_per_s_2proc"] = train_throughput(design, 2)
+    finn = None
+    if design.framework.name == "brevitas" and (Path(build_root) / design.name / "finn").is_dir():
+        from .verify_finn import verify_finn
+
+        finn = verify_finn(design, build_root, n=min(len(x), FINN_IMAGES), progress=False, log=lambda *_: None)
+    from .inference import inference_table
+
+    _, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
+    row["inference"] = inference_table(design, build_root, x, labels[:len(x)], r, finn, workers)
     row["peak_rss_mb"] = _peak_rss_mb()
     return row
 
@@ -132,6 +142,13 @@ COLUMNS = [("csim_img_per_s", "C-sim img/s"), ("csim_exact", "exact"), ("csim_n"
            ("reference_gpu_img_per_s", "ref GPU img/s"), ("compile_s_cold", "compile cold s"),
            ("compile_s_cached", "cached s"), ("peak_rss_mb", "peak RSS MB"),
            ("train_img_per_s_1proc", "train 1p img/s"), ("train_img_per_s_2proc", "train 2p img/s")]
+
+
+def inference_tables(data: dict) -> str:
+    from .inference import format_table
+
+    return "\n\n".join(format_table(name, row["inference"]) for name, row in data["designs"].items()
+                         if row.get("inference"))
 
 
 def table(data: dict) -> str:

@@ -194,15 +194,19 @@ def cmd_csim(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench, table
+    from .bench import inference_tables, run_bench, table
     from .spec import list_designs, load_design
 
     names = args.designs or [n for n in list_designs() if load_design(n).weights.exists()]
     designs = [load_design(n) for n in names]
     for d in designs:
         ensure_hls(d, args.build_dir)
+        if d.framework.name == "brevitas":
+            ensure_hls(d, args.build_dir, "finn")
     data = run_bench(designs, Path(args.build_dir), n=args.n)
     print(table(data))
+    print()
+    print(inference_tables(data))
     print(f"machine: {data['machine']['cpu']}, {data['machine']['cores']} cores; "
           f"wrote {Path(args.build_dir) / 'bench.json'}")
     return 0 if all(data["designs"][n]["csim_exact"] for n in names) else 1

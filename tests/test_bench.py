@@ -19,3 +19,34 @@ def test_bench_writes_its_schema(built):
     assert row["csim_n"] == 60 and row["csim_exact"] is True and row["csim_stock_equals_fast"] is True
     assert row["csim_img_per_s"] > 0 and row["compile_s_cold"] > row["compile_s_cached"]
     assert "C-sim img/s" in r.stdout and "lenet" in r.stdout
+
+
+def test_bench_inference_table(built):
+    """Every runtime's row, with the int8 model really on ONNX Runtime's int8 kernels."""
+    import onnx
+
+    data = json.loads((built / "bench.json").read_text()) if (built / "bench.json").exists() else None
+    if data is None or "inference" not in data["designs"].get("lenet", {}):
+        r = run_cli("bench", "lenet", "-n", "60", build=built)
+        assert r.returncode == 0, r.stdout + r.stderr
+        data = json.loads((built / "bench.json").read_text())
+    rows = {(r["runtime"], r["device"].split(",")[0]): r for r in data["designs"]["lenet"]["inference"]}
+    fp32, int8 = rows[("PyTorch fp32 (QAT model)", "CPU")], rows[("ONNX Runtime int8", "CPU")]
+    assert fp32["n"] == int8["n"] == 60 and fp32["accuracy"] >= 0.95 and int8["accuracy"] >= 0.95
+    assert fp32["images_per_s"] > 0 and int8["latency_us"] > 0
+    ops = {n.op_type for n in onnx.load(str(built / "lenet" / "int8" / "model.int8.onnx")).graph.node}
+    assert {"QLinearConv", "QGemm"} <= ops and "Conv" not in ops
+    csim = rows[("hls4ml C-simulation", "CPU")]
+    assert csim["accuracy"] == fp32["accuracy"]  # bit-exact: the same argmax on the same images
+    hls, finn = rows[("FPGA estimate, hls4ml", "xczu7ev-ffvc1156-2-e")], rows[("FPGA estimate, FINN", "xczu7ev-ffvc1156-2-e")]
+    est = json.loads((built / "lenet" / "finn" / "estimates" / "estimate_network_performance.json").read_text())
+    assert finn["images_per_s"] == round(1e9 / (est["max_cycles"] * 5.0), 1)
+    assert finn["latency_us"] == round(est["critical_path_cycles"] * 5.0 / 1000, 1)
+    assert hls["latency_us"] > 0 and hls["images_per_s"] > 0
+    gpu = rows[("PyTorch fp32 (QAT model)", "GPU")]
+    import torch
+
+    if torch.cuda.is_available():
+        assert gpu["accuracy"] == fp32["accuracy"] and gpu["images_per_s"] > 0
+    else:
+        assert gpu["accuracy"] is None and "no CUDA" in gpu["note"]

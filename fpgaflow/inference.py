@@ -1,0 +1,198 @@
+"""The inference table: one design on every runtime this product reaches, side by side.
+
+Rows: the framework's fp32 CPU inference (the QAT model, fake-quantized in float32), an int8
+CPU runtime (ONNX Runtime's QLinearConv/QGemm kernels on a statically quantized copy),
+the GPU reference where CUDA exists, hls4ml C-simulation, and the FPGA estimates of both
+backends (latency = cycles x clock, throughput = 1 / (initiation interval x clock)).
+Each row has its accuracy on the test images it ran; the rows that are bit-exact with the
+reference carry the reference's accuracy by construction and say so.
+
+The int8 model is ONNX Runtime's own 8-bit quantization (its calibration, uint8
+activations, round to nearest) of the trained weights, not fpgaflow's 4-bit design: it is
+what a CPU int8 deployment of this network would run, and its accuracy is measured, not
+assumed equal.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_dir
+from .errors import FpgaflowError
+from .spec import Design
+
+INT8_NAME = "model.int8.onnx"
+CALIBRATION_IMAGES = 1000
+LATENCY_RUNS = 200
+
+
+def _rate_and_latency(predict, x: np.ndarray) -> tuple[float, float]:
+    """(images/s over x in the predictor's batches, mean microseconds for one image)."""
+    t = time.time()
+    predict(x)
+    rate = len(x) / max(time.time() - t, 1e-9)
+    ones = x[:LATENCY_RUNS]
+    t = time.time()
+    for i in range(len(ones)):
+        predict(ones[i:i + 1])
+    return round(rate, 1), round((time.time() - t) / len(ones) * 1e6, 1)
+
+
+def float_copy(design: Design):
+    """A plain torch network (Conv2d/Linear/ReLU/MaxPool) holding the trained model's
+    dequantized weights and quantized biases, without activation quantizers."""
+    import torch
+    from torch import nn
+
+    from .export import trained_model
+
+    model = trained_model(design)
+    plain, quant = [], []
+    for mod in model:
+        kind = type(mod).__name__
+        if kind == "QuantConv2d":
+            plain.append(nn.Conv2d(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding))
+            quant.append((plain[-1], mod))
+        elif kind == "QuantLinear":
+            plain.append(nn.Linear(mod.in_features, mod.out_features))
+            quant.append((plain[-1], mod))
+        elif kind == "QuantReLU":
+            plain.append(nn.ReLU())
+        elif kind in ("MaxPool2d", "Flatten"):
+            plain.append(mod)
+        elif kind != "QuantIdentity":
+            raise FpgaflowError(f"int8 runtime: no float counterpart for {kind} in {design.name}")
+    inputs = {}
+    hooks = [q.register_forward_pre_hook(lambda m, a, q=q: inputs.__setitem__(q, a[0])) for _, q in quant]
+    c, h, w = design.spec["dataset"]["input_shape"]
+    with torch.no_grad():
+        model(torch.zeros(1, c, h, w))
+        for hook in hooks:
+            hook.remove()
+        for layer, q in quant:
+            weight = q.quant_weight()
+            layer.weight.copy_(weight.value)
+            layer.bias.copy_(q.bias_quant(q.bias, inputs[q], weight).value)
+    return nn.Sequential(*plain).eval()
+
+
+def int8_model(design: Design, build_root: Path, calibration: np.ndarray) -> Path:
+    """ONNX Runtime static int8 quantization (QOperator: QLinearConv, QGemm) of the float copy."""
+    import torch
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    final = Path(build_root) / design.name / "int8"
+    if (final / INT8_NAME).is_file():
+        return final / INT8_NAME
+    plain = float_copy(design)
+    c, h, w = design.spec["dataset"]["input_shape"]
+
+    class Batches(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": calibration[i:i + 50]} for i in range(0, len(calibration), 50)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    with atomic_dir(final) as tmp:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            torch.onnx.export(plain, torch.zeros(1, c, h, w), str(tmp / "model.float.onnx"), input_names=["x"],
+                              output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False)
+            quant_pre_process(str(tmp / "model.float.onnx"), str(tmp / "model.pre.onnx"))
+            quantize_static(str(tmp / "model.pre.onnx"), str(tmp / INT8_NAME), Batches(),
+                            quant_format=QuantFormat.QOperator, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8)
+    return final / INT8_NAME
+
+
+def ort_predictor(path: Path, threads: int, batch: int = 500):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([session.run(None, {"x": x[i:i + batch]})[0] for i in range(0, len(x), batch)])
+
+    return predict
+
+
+def row(runtime: str, device: str, accuracy=None, n=None, images_per_s=None, latency_us=None, note: str = "") -> dict:
+    return {"runtime": runtime, "device": device, "accuracy": accuracy, "n": n, "images_per_s": images_per_s,
+            "latency_us": latency_us, "note": note}
+
+
+def fpga_rows(design: Design, build_root: Path, hls_accuracy: dict, finn_accuracy: dict | None) -> list[dict]:
+    from .reports import parse
+
+    clock = design.spec["target"]["clock_ns"]
+    rows = []
+    sources = [("FPGA estimate, hls4ml", Path(build_root) / design.name / "hls4ml" / "fpgaflow.json", hls_accuracy,
+                "fpgaflow's bounds: latency >= and throughput <= these")]
+    finn = Path(build_root) / design.name / "finn" / "estimates" / "estimate_layer_resources.json"
+    if finn_accuracy is not None and finn.is_file():
+        sources.append(("FPGA estimate, FINN", finn, finn_accuracy, "FINN's analytical estimate"))
+    for runtime, path, acc, note in sources:
+        r = parse(path)
+        latency, interval = r["latency_cycles"]["best"], r["interval_cycles"]["min"]
+        rows.append(row(runtime, design.spec["target"]["part"], acc["accuracy"], acc["n"],
+                        round(1e9 / (interval * clock), 1) if interval else None,
+                        round(latency * clock / 1000, 1) if latency else None,
+                        f"{note}; accuracy of its bit-exact simulation ({acc['what']})"))
+    return rows
+
+
+def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarray, csim_result: dict,
+                    finn_result: dict | None, workers: int) -> list[dict]:
+    from .data import data_dir, load_split, to_input
+    from .reference import REFERENCES, cpu_reference
+
+    fw = design.framework
+    rows = []
+    cpu = cpu_reference(design)
+    out = cpu(x)
+    rate, lat = _rate_and_latency(cpu, x)
+    name = "PyTorch" if fw.name == "brevitas" else "TensorFlow"
+    rows.append(row(f"{name} fp32 (QAT model)", "CPU", float((out.argmax(1) == y).mean()), len(x), rate, lat,
+                    "the reference: fake-quantized in float32"))
+    if fw.name == "brevitas":
+        train_images, _ = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "train")
+        path = int8_model(design, build_root, to_input(train_images[:CALIBRATION_IMAGES]))
+        int8 = ort_predictor(path, workers)
+        out = int8(x)
+        rate, lat = _rate_and_latency(int8, x)
+        rows.append(row("ONNX Runtime int8", "CPU", float((out.argmax(1) == y).mean()), len(x), rate, lat,
+                        "static int8 (QLinearConv/QGemm), ORT's own calibration on 1,000 training images"))
+    else:
+        rows.append(row("int8 runtime", "CPU", note="not measured: the int8 path is built for Brevitas designs"))
+    try:
+        gpu = REFERENCES[fw.references[1]](design)
+    except FpgaflowError as e:
+        rows.append(row(f"{name} fp32 (QAT model)", "GPU", note=f"not measured: {str(e).split(';')[0]}"))
+    else:
+        out = gpu(x)
+        rate, lat = _rate_and_latency(gpu, x)
+        rows.append(row(f"{name} fp32 (QAT model)", "GPU", float((out.argmax(1) == y).mean()), len(x), rate, lat))
+    rows.append(row("hls4ml C-simulation", f"CPU, {csim_result['workers']} processes", csim_result["accuracy"],
+                    csim_result["n"], csim_result["csim_images_per_s"], None,
+                    f"bit-exact with the reference on {csim_result['exact']}/{csim_result['n']} images"))
+    hls_acc = {"accuracy": csim_result["accuracy"], "n": csim_result["n"], "what": "hls4ml C-sim"}
+    finn_acc = None if finn_result is None else {"accuracy": finn_result["accuracy"], "n": finn_result["n"],
+                                                  "what": f"FINN stage {finn_result['stage']}"}
+    return rows + fpga_rows(design, build_root, hls_acc, finn_acc)
+
+
+def format_table(name: str, rows: list[dict]) -> str:
+    head = f"{name}: inference\n{'runtime':32s} {'device':22s} {'accuracy':>9s} {'n':>6s} {'images/s':>10s} {'latency us':>11s}  note"
+    lines = [head]
+    for r in rows:
+        acc = "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
+        lines.append(f"{r['runtime']:32s} {r['device'][:22]:22s} {acc:>9s} {r['n'] or '-'!s:>6s} "
+                     f"{r['images_per_s'] or '-'!s:>10s} {r['latency_us'] or '-'!s:>11s}  {r['note']}")
+    return "\n".join(lines)
