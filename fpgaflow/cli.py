@@ -41,6 +41,9 @@ def cmd_train(args) -> int:
     if design.framework.name != "brevitas" and (extra or args.nproc > 1):
         raise FpgaflowError(f"{', '.join('--' + k.replace('_', '-') for k in extra) or '--nproc'}: "
                             f"distributed and scaled training is for Brevitas designs; {design.name} is {design.framework.name}")
+    if (args.nproc > 1 or args.nnodes > 1) and design.spec["train"]["distill"]["alpha"] > 0 and not args.no_distill:
+        raise FpgaflowError(f"{design.name} distills from a float teacher, and distillation trains with one process: "
+                            f"drop --nproc/--nnodes, or pass --no-distill")
     if (args.nproc > 1 or args.nnodes > 1) and "WORLD_SIZE" not in os.environ:
         from .distributed import launch
 
@@ -48,6 +51,10 @@ def cmd_train(args) -> int:
         return launch(argv, args.nproc, args.nnodes, args.node_rank, args.rdzv_endpoint)
     if args.parallel == "pipeline" and "WORLD_SIZE" not in os.environ:
         raise FpgaflowError("--parallel pipeline runs 2 stages: add --nproc 2")
+    if args.no_distill:
+        if design.framework.name != "brevitas":
+            raise FpgaflowError(f"--no-distill: distillation is for Brevitas designs; {design.name} is {design.framework.name}")
+        extra["distill"] = False
     m = design.framework.fn("train")(design, out_dir=args.out, epochs=args.epochs,
                                      checkpoint_dir=Path(args.build_dir) / design.name / "train",
                                      progress=not args.no_progress, **extra)
@@ -71,6 +78,7 @@ def _train_argv(args) -> list[str]:
         out += ["--accum", str(args.accum)]
     out += ["--amp"] if args.amp else []
     out += ["--no-progress"] if args.no_progress else []
+    out += ["--no-distill"] if args.no_distill else []
     return out
 
 
@@ -117,10 +125,13 @@ def cmd_hls(args) -> int:
         return _print_finn_build(build_finn(load_design(args.design), args.build_dir, progress=not args.no_progress))
     project = build_hls(load_design(args.design), args.build_dir)
     m = json.loads((project / "fpgaflow.json").read_text())
-    print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'reuse':>6s} {'multipliers':>11s}")
+    print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'zeros':>7s} {'mult./inference':>15s} {'reuse':>6s} {'multipliers':>11s}")
     for l in m["layers"]:
-        print(f"{l['name']:8s} {l['hls4ml']:10s} {l['n_in']:>6d}x{l['n_out']:<5d} {l['reuse_factor']:>6d} {l['multipliers']:>11d}")
-    print(f"total parallel multipliers {m['total_multipliers']} of {m['part_dsp']} DSPs on {m['part']}")
+        print(f"{l['name']:8s} {l['hls4ml']:10s} {l['n_in']:>6d}x{l['n_out']:<5d} {l['zero_weights']:>7d} "
+              f"{l['multiplications']:>15,d} {l['reuse_factor']:>6d} {l['multipliers']:>11d}")
+    print(f"total: {sum(l['multiplications'] for l in m['layers']):,} multiplications per inference (products by a "
+          f"zero weight not counted), {m['total_multipliers']} parallel multipliers of {m['part_dsp']} DSPs on {m['part']}"
+          + (" (Resource strategy: zero weights still occupy multipliers)" if m["strategy"] == "Resource" else ""))
     print(f"wrote HLS project {project} ({m['io_type']}, {m['strategy']}, {m['tb_images']} testbench vectors)")
     return 0
 
@@ -277,6 +288,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--node-rank", type=int, default=0, help="this machine's rank, 0 .. nnodes-1")
     s.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node")
     s.add_argument("--resume", help="checkpoint to continue from (build/<design>/train/checkpoint.pt)")
+    s.add_argument("--no-distill", action="store_true",
+                   help="train without the float teacher even where train.distill.alpha > 0 (for comparisons)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_train)
 

@@ -208,12 +208,14 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
             raise FpgaflowError(f"hls4ml conversion of {design.name} failed: {e}") from None
         tb_in.unlink()
         tb_out.unlink()
-        applied = {l.name: l.get_attr("reuse_factor") for l in hls_model.get_layers()}
+        by_name = {h.name: h for h in hls_model.get_layers()}
         for l in layers:
             # hls4ml renames MatMul+Add to Dense_...: match on the original name as a suffix
-            got = [v for k, v in applied.items() if k == l["hls4ml"] or k.endswith("_" + l["hls4ml"])]
-            if got and got[0] != l["reuse_factor"]:
-                raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {got[0]}")
+            got = [h for k, h in by_name.items() if k == l["hls4ml"] or k.endswith("_" + l["hls4ml"])]
+            if got and got[0].get_attr("reuse_factor") != l["reuse_factor"]:
+                raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {got[0].get_attr('reuse_factor')}")
+            if got:
+                _count_zeros(l, got[0], opts["strategy"])
         traced = [{"name": l.name, "class": l.class_name, "activation": l.get_attr("activation"),
                    "shape": list(l.get_output_variable().shape), "type": l.get_output_variable().type.name,
                    "precision": str(l.get_output_variable().type.precision)}
@@ -240,6 +242,19 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return final
+
+
+def _count_zeros(layer: dict, hls_layer, strategy: str) -> None:
+    """The multiplications the generated project performs: hls4ml counts a layer's zero weights
+    (n_zeros in parameters.h). With the Latency strategy the weights are constants in unrolled
+    code, HLS drops products by zero and hls4ml caps the multipliers at ceil(n/R) - n_zeros/R;
+    with Resource they sit in a memory and every slot still costs its multiplier."""
+    n = layer["n_in"] * layer["n_out"]
+    zeros = int(hls_layer.get_weights("weight").nzeros)
+    layer["zero_weights"] = zeros
+    layer["multiplications"] = (n - zeros) * layer.get("evaluations", 1)
+    if strategy == "Latency":
+        layer["multipliers"] = multipliers(layer["n_in"], layer["n_out"], layer["reuse_factor"]) - zeros // layer["reuse_factor"]
 
 
 def _retarget_paths(tmp: Path, final: Path) -> None:

@@ -68,6 +68,11 @@ SCHEMA = {
         "weight_decay": leaf(float, 0.0, min=0.0),
         "val_size": leaf(int, 5000, min=0),
         "shift": leaf(int, 0, min=0, max=8),  # augmentation: random translation by up to this many pixels
+        "distill": {  # knowledge distillation from a float teacher of the same network; alpha 0: off
+            "alpha": leaf(float, 0.0, min=0.0, max=1.0),
+            "temperature": leaf(float, 4.0, min=0.1, max=100.0),
+            "teacher_epochs": leaf(int, 5, min=1),
+        },
     },
     "target": {
         "part": leaf(str, "xczu7ev-ffvc1156-2-e"),
@@ -80,6 +85,12 @@ SCHEMA = {
         "reuse_factor": leaf((str, int, dict), "auto"),
         "project_name": leaf(str, "myproject"),
         "tb_images": leaf(int, 100, min=1),   # test images written as the project's testbench vectors
+    },
+    "prune": {  # magnitude pruning during QAT; sparsity 0: off
+        "kind": leaf(str, "magnitude", choices=["magnitude"]),
+        "sparsity": leaf(float, 0.0, min=0.0, max=0.99),   # fraction of each weighted layer's weights set to 0
+        "start": leaf(float, 0.1, min=0.0, max=1.0),       # schedule: fractions of the training steps
+        "end": leaf(float, 0.6, min=0.0, max=1.0),
     },
     "finn": {
         "target_fps": leaf(int, 10000, min=1),      # folding aims at clock / target_fps cycles per frame
@@ -152,6 +163,8 @@ def validate(data) -> dict:
     if last["type"] != "dense" or last.get("activation") != "none" or last["units"] != spec["dataset"]["num_classes"]:
         raise FpgaflowError("layers: the last layer must be dense with units = num_classes and activation: none "
                             "(the compared output is the pre-softmax logits)")
+    if spec["prune"]["sparsity"] > 0 and spec["prune"]["end"] <= spec["prune"]["start"]:
+        raise FpgaflowError(f"prune.end: {spec['prune']['end']} must come after prune.start {spec['prune']['start']}")
     _check_reuse(spec, layers)
     _check_budget(spec["budget"])
     return spec

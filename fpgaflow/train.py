@@ -74,17 +74,17 @@ def _autocast(amp: bool, device: str):
 def train(design: Design, out_dir: Path | None = None, epochs: int | None = None,
           checkpoint_dir: Path | None = None, progress: bool = True, *, seed: int | None = None,
           batch: int | None = None, max_steps: int | None = None, accum: int = 1, amp: bool = False,
-          parallel: str | None = None, resume: Path | None = None) -> dict | None:
+          parallel: str | None = None, resume: Path | None = None, distill: bool = True) -> dict | None:
     ctx = context()
     try:
         return _train(ctx, design, out_dir, epochs, checkpoint_dir, progress, seed, batch, max_steps, accum, amp,
-                      parallel, resume)
+                      parallel, resume, distill)
     finally:
         finish(ctx)
 
 
 def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed, batch, max_steps, accum, amp,
-           parallel, resume):
+           parallel, resume, distill):
     from tqdm import tqdm
 
     cfg = train_config(design, epochs)
@@ -102,6 +102,16 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
     data = load_data(design, cfg)
     n_train = data.n_train
     x, y = data.x, data.y
+    ckpt_dir = Path(checkpoint_dir or Path("build") / design.name / "train")
+    if not distill:
+        cfg["distill"] = {**cfg["distill"], "alpha": 0.0}
+    kd = cfg["distill"]
+    teacher_net = None
+    if kd["alpha"] > 0:
+        from .distill import check_supported, teacher
+
+        check_supported(parallel)
+        teacher_net = teacher(design, data, cfg, ckpt_dir.parent / "teacher").to(ctx.device)
 
     torch.manual_seed(cfg["seed"])
     model = build_model(design.spec).to(ctx.device)
@@ -133,13 +143,20 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
         raise FpgaflowError(f"a global batch of {per_step} images is larger than the {n_train} training images")
     total = max(1, cfg["epochs"] * steps_per_epoch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=total)
+    pruner = None
+    if design.spec["prune"]["sparsity"] > 0:
+        if parallel in ("fsdp", "pipeline"):
+            raise FpgaflowError(f"pruning trains with one process or ddp, not {parallel}")
+        from .prune import MagnitudePruner
+
+        pruner = MagnitudePruner(model, design.spec["prune"], total)
+        pruner.apply(start["global_step"])
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
     loss_fn = nn.CrossEntropyLoss()
     autocast = _autocast(amp, ctx.device)
     rng = np.random.default_rng(cfg["seed"])
-    ckpt_dir = Path(checkpoint_dir or Path("build") / design.name / "train")
     if ctx.main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
 
@@ -192,7 +209,14 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
                 sync = contextlib.nullcontext() if k == accum - 1 or parallel != "ddp" else net.no_sync()
                 with sync:
                     with autocast():
-                        loss = loss_fn(net(xb), yb)
+                        if teacher_net is None:
+                            loss = loss_fn(net(xb), yb)
+                        else:
+                            from .distill import kd_loss
+
+                            with torch.no_grad():
+                                soft = teacher_net(xb)
+                            loss = kd_loss(net(xb), yb, soft, kd["alpha"], kd["temperature"])
                     (loss / accum).backward()
                 step_loss += float(loss.detach()) / accum
             if parallel == "fsdp":
@@ -200,6 +224,8 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
             opt.step()
             sched.step()
             global_step += 1
+            if pruner is not None:
+                pruner.apply(global_step)
             seen += per_step
             running = step_loss if running is None else 0.98 * running + 0.02 * step_loss
             if step % 50 == 0:
@@ -213,7 +239,9 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
             history.append({"epoch": epoch, "loss": None if running is None else round(running, 5), "val_accuracy": val})
             if ctx.main:
                 print(f"epoch {epoch}: loss {running:.4f}, val accuracy {val:.4f}", flush=True)
-                if not len(x) > n_train or val >= best["val_accuracy"]:
+                # a pruned design keeps only epochs that reached its full sparsity
+                pruned = pruner is None or pruner.target(global_step) >= pruner.sparsity
+                if pruned and (not len(x) > n_train or val >= best["val_accuracy"]):
                     best = {"val_accuracy": val, "epoch": epoch, "state": state}
             epoch += 1
         else:
@@ -229,8 +257,20 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
     buf = io.BytesIO()
     torch.save(final, buf)
     atomic_write_bytes(out_dir / "weights.pt", buf.getvalue())
+    extra = {}
+    if pruner is not None:
+        from .prune import quantized_sparsity
+
+        pruned_model = build_model(design.spec)
+        pruned_model.load_state_dict(final)
+        extra["quantized_weight_sparsity"] = quantized_sparsity(pruned_model)
+    if teacher_net is not None:
+        from .distill import teacher_accuracy
+
+        extra["teacher_test_accuracy"] = teacher_accuracy(ckpt_dir.parent / "teacher")
     return write_metrics(design, out_dir, data, cfg, test_acc, best["val_accuracy"], best["epoch"], history, seconds,
-                         torch=torch.__version__, steps=global_step, images_per_s=round(seen / max(seconds, 1e-9), 1))
+                         torch=torch.__version__, steps=global_step, images_per_s=round(seen / max(seconds, 1e-9), 1),
+                         **extra)
 
 
 def _validate(design: Design, state: dict, x: np.ndarray, y: np.ndarray) -> float:

@@ -77,3 +77,35 @@ def narrow(project, layer, width_delta, int_delta):
                           defines.read_text())
     assert count == 1
     defines.write_text(text)
+
+
+def _write_idx(path, array):
+    import numpy as np
+
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(bytes([0, 0, 0x08, array.ndim]) + dims + np.asarray(array, dtype=np.uint8).tobytes())
+
+
+def small_world(tmp_path, mnist_dir, design, n_train=2000, n_test=400, **train):
+    """A designs folder holding one design with `train` settings changed, and the first
+    n_train/n_test real MNIST images written as IDX files: quick real training runs.
+    Returns (folder, env for run_cli)."""
+    import shutil
+
+    import yaml
+
+    from fpgaflow.data import load_split
+
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for split, stem, n in (("train", "train", n_train), ("test", "t10k", n_test)):
+        images, labels = load_split(mnist_dir, split)
+        _write_idx(data / f"{stem}-images-idx3-ubyte", images[:n])
+        _write_idx(data / f"{stem}-labels-idx1-ubyte", labels[:n])
+    designs = tmp_path / "designs"
+    shutil.copytree(ROOT / "designs" / design, designs / design, ignore=shutil.ignore_patterns("*.pt", "*.h5"))
+    spec_path = designs / design / "design.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["train"].update(train)
+    spec_path.write_text(yaml.safe_dump(spec))
+    return tmp_path, {**os.environ, "FPGAFLOW_DATA": str(data), "FPGAFLOW_DESIGNS": str(designs)}
