@@ -25,6 +25,12 @@ def resolve(target: str, build_dir: Path, backend: str = "hls4ml"):
     if not path.exists():
         hint = f" (designs: {', '.join(list_designs())})" if NAME_RE.match(target) else ""
         raise FpgaflowError(f"{target}: neither a design nor an existing file or folder{hint}")
+    from .cli import BACKENDS
+
+    # a design's build folder (build/<design>) holds one project per backend: take the one asked for
+    folder, manifest, _ = BACKENDS[backend]
+    if path.is_dir() and (path / folder / manifest).is_file():
+        return str(path), path / folder, None
     return str(path), path, None
 
 

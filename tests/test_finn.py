@@ -192,3 +192,15 @@ def test_report_for_finn_backend(built_finn):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "MVAU_hls_1" in r.stdout and "FINN estimate" in r.stdout
     assert (built_finn / "lenet" / "report-finn.html").is_file()
+
+
+def test_a_build_folder_with_both_backends_reports_the_one_asked_for(built_finn, tmp_path):
+    import shutil
+
+    build = tmp_path / "build"
+    shutil.copytree(built_finn, build, symlinks=True)
+    assert run_cli("hls", "lenet", build=build).returncode == 0  # the hls4ml project beside the FINN one
+    for extra, tool in (([], "fpgaflow estimate"), (["--backend", "finn"], "FINN estimate")):
+        r = run_cli("report", str(build / "lenet"), "--json", *extra)
+        assert r.returncode == 0, r.stderr
+        assert [rep["tool"] for rep in json.loads(r.stdout)["reports"]] == [tool]
