@@ -117,8 +117,9 @@ def train_throughput(design: Design, nproc: int, steps: int = TRAIN_STEPS) -> fl
     if design.framework.name != "brevitas":
         return None
     with tempfile.TemporaryDirectory() as tmp:
+        # the QAT loop alone: a distilling design would first train its float teacher
         cmd = [sys.executable, "-m", "fpgaflow", "--build-dir", tmp, "train", design.name, "--max-steps", str(steps),
-               "--no-progress", "--out", tmp, "--nproc", str(nproc)]
+               "--no-progress", "--out", tmp, "--nproc", str(nproc), "--no-distill"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"training benchmark failed: {r.stderr[-1000:]}")
@@ -133,7 +134,7 @@ def run_bench(designs: list[Design], build_root: Path, n: int | None = None, log
     for d in designs:
         log(f"benchmarking {d.name} ...")
         data["designs"].setdefault(d.name, {}).update(bench_design(d, build_root, n, log))
-    atomic_write_text(out_path, json.dumps(data, indent=2) + "\n")
+        atomic_write_text(out_path, json.dumps(data, indent=2) + "\n")  # each design's row as soon as it is measured
     return data
 
 

@@ -133,11 +133,12 @@ def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFr
     out = []
     shape = list(spec["dataset"]["input_shape"])  # C, H, W
     for layer in spec["layers"]:
-        if layer["type"] == "conv":
+        if layer["type"] in ("conv", "dwconv"):
             c, h, w = shape
             k, s, p = layer["kernel"], layer["stride"], layer["padding"]
-            n_in, n_out = k * k * c, layer["filters"]
-            shape = [n_out, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1]
+            # a depthwise layer holds k x k weights per channel: n_in x n_out = k*k x C
+            n_in, n_out = (k * k * c, layer["filters"]) if layer["type"] == "conv" else (k * k, c)
+            shape = [layer.get("filters", c), (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1]
         elif layer["type"] == "maxpool":
             shape = [shape[0], shape[1] // layer["kernel"], shape[2] // layer["kernel"]]
         elif layer["type"] == "flatten":
@@ -150,7 +151,7 @@ def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFr
             out.append({"name": layer["name"], "hls4ml": theirs[i]["name"], "n_in": n_in, "n_out": n_out,
                         "weight_bits": layer.get("weight_bits", spec["quant"]["weight_bits"]),
                         # a conv layer evaluates its kernel once per output pixel
-                        "evaluations": shape[1] * shape[2] if layer["type"] == "conv" else 1})
+                        "evaluations": shape[1] * shape[2] if layer["type"] != "dense" else 1})
     return out
 
 
@@ -211,7 +212,9 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
         by_name = {h.name: h for h in hls_model.get_layers()}
         for l in layers:
             # hls4ml renames MatMul+Add to Dense_...: match on the original name as a suffix
-            got = [h for k, h in by_name.items() if k == l["hls4ml"] or k.endswith("_" + l["hls4ml"])]
+            # (only layers holding weights: a padded conv gains a zero-padding layer of a similar name)
+            got = [h for k, h in by_name.items() if (k == l["hls4ml"] or k.endswith("_" + l["hls4ml"]))
+                   and "weight" in h.weights]
             if got and got[0].get_attr("reuse_factor") != l["reuse_factor"]:
                 raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {got[0].get_attr('reuse_factor')}")
             if got:

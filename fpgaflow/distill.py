@@ -24,12 +24,16 @@ from .spec import Design
 from .train_common import Split, random_shift
 
 
-def _conv(layer, shape):
+def _conv(layer, shape, groups=1):
     c, h, w = shape
     k, s, p = layer["kernel"], layer.get("stride", 1), layer.get("padding", 0)
-    mods = [nn.Conv2d(c, layer["filters"], k, stride=s, padding=p)]
+    mods = [nn.Conv2d(c, layer["filters"], k, stride=s, padding=p, groups=groups)]
     mods += [nn.ReLU()] if layer.get("activation", "relu") != "none" else []
     return mods, (layer["filters"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+
+
+def _dwconv(layer, shape):
+    return _conv({**layer, "filters": shape[0]}, shape, groups=shape[0])
 
 
 def _maxpool(layer, shape):
@@ -47,7 +51,7 @@ def _dense(layer, shape):
     return mods, (layer["units"],)
 
 
-FLOAT_BUILDERS = {"conv": _conv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
+FLOAT_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
 
 
 def build_float_model(spec: dict) -> nn.Module:

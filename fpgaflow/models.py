@@ -25,17 +25,23 @@ def _act(spec, layer):
     return [_qnn().QuantReLU(act_quant=ActQuant, bit_width=bits, return_quant_tensor=True)]
 
 
-def _conv(spec, layer, shape, last):
+def _conv(spec, layer, shape, last, groups=1):
     c, h, w = shape
     k, out = layer["kernel"], layer["filters"]
     conv = _qnn().QuantConv2d(
-        c, out, k, stride=layer.get("stride", 1), padding=layer.get("padding", 0), bias=True,
+        c, out, k, stride=layer.get("stride", 1), padding=layer.get("padding", 0), bias=True, groups=groups,
         weight_quant=WeightQuant, weight_bit_width=layer.get("weight_bits", spec["quant"]["weight_bits"]),
         bias_quant=BiasQuant, bias_bit_width=spec["quant"]["bias_bits"],
         return_quant_tensor=not last)
     s, p = layer.get("stride", 1), layer.get("padding", 0)
     oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
     return [conv, *_act(spec, layer)], (out, oh, ow)
+
+
+def _dwconv(spec, layer, shape, last):
+    c = shape[0]
+    mods, shape = _conv(spec, {**layer, "filters": c}, shape, last, groups=c)
+    return mods, shape
 
 
 def _maxpool(spec, layer, shape, last):
@@ -61,7 +67,7 @@ def _dense(spec, layer, shape, last):
     return [fc, *_act(spec, layer)], (layer["units"],)
 
 
-LAYER_BUILDERS = {"conv": _conv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
+LAYER_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
 
 
 def build_model(spec) -> nn.Module:

@@ -34,6 +34,12 @@ LAYER_SCHEMAS = {
              "stride": leaf(int, 1, min=1), "padding": leaf(int, 0, min=0),
              "activation": leaf(str, "relu", choices=["relu", "none"]),
              "weight_bits": leaf(int, **BITS), "act_bits": leaf(int, min=1, max=16)},
+    # depthwise: one k x k filter per input channel (groups = channels); with a 1x1 conv after
+    # it, a depthwise-separable block
+    "dwconv": {**LAYER_COMMON, "kernel": leaf(int, required=True, min=1),
+               "stride": leaf(int, 1, min=1), "padding": leaf(int, 0, min=0),
+               "activation": leaf(str, "relu", choices=["relu", "none"]),
+               "weight_bits": leaf(int, **BITS), "act_bits": leaf(int, min=1, max=16)},
     "maxpool": {**LAYER_COMMON, "kernel": leaf(int, 2, min=1)},
     "flatten": {**LAYER_COMMON},
     "dense": {**LAYER_COMMON, "units": leaf(int, required=True, min=1),
@@ -41,7 +47,7 @@ LAYER_SCHEMAS = {
               "weight_bits": leaf(int, **BITS), "act_bits": leaf(int, min=1, max=16)},
 }
 # layers whose weights become multipliers; named conv1, conv2, fc1 ... unless the spec names them
-WEIGHTED = {"conv": "conv", "dense": "fc"}
+WEIGHTED = {"conv": "conv", "dwconv": "dw", "dense": "fc"}
 
 SCHEMA = {
     "name": leaf(str, required=True),
