@@ -17,7 +17,9 @@ def assert_clear_error(r, *needles):
 
 def test_list_shows_lenet():
     r = run("list")
-    assert r.returncode == 0 and r.stdout.startswith("lenet")
+    lines = {line.split()[0]: line for line in r.stdout.splitlines()}
+    assert r.returncode == 0 and {"lenet", "lenet_qkeras", "dscnn"} <= set(lines)
+    assert "test accuracy 0.9938" in lines["lenet"]
 
 
 def test_help_lists_commands():
