@@ -189,7 +189,7 @@ class BiasBeforeOutputScale(Transformation):
             x, product, out = mul.input[0], mul.output[0], add.output[0]
             add.input[0], add.output[0] = x, product
             mul.input[0], mul.output[0] = product, out
-            index_mul, index_add = list(graph.node).index(mul), list(graph.node).index(add)
+            index_mul = list(graph.node).index(mul)
             graph.node.remove(add)
             graph.node.insert(index_mul, add)
             return model, False
