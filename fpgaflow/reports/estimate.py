@@ -14,7 +14,7 @@ import json
 import math
 from pathlib import Path
 
-from .schema import empty, layer, resources
+from .schema import available, empty, layer, resources
 
 BRAM18_BITS = 18 * 1024
 BRAM18_MAX_WIDTH = 36   # a BRAM18 as 512 x 36
@@ -59,11 +59,5 @@ def estimate(manifest_path: Path) -> dict:
     r["macs"] = sum(x["macs"] for x in r["layers"])
     r["note"] = ("estimate: MACs, multipliers after reuse (DSP upper bound), weight BRAM, latency lower bound; "
                  "LUT/FF need synthesis")
-    try:
-        from ..parts import part_capacity
-
-        cap = part_capacity(m["part"])
-        r["available"] = resources(**{k: cap.get(k) for k in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")})
-    except Exception:  # an unknown part leaves capacity null
-        pass
+    r["available"] = available(m.get("part"))  # null for a part fpgaflow does not know
     return r

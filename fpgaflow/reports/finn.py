@@ -8,11 +8,10 @@ is null. A FINN layer streams: its cycles are both its latency and its initiatio
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import FpgaflowError
-from .schema import empty, layer, resources
+from .schema import available, empty, layer, read_json, resources
 
 LAYER_RESOURCES = ("LUT", "DSP", "BRAM_18K", "URAM")
 
@@ -22,10 +21,7 @@ def _load(path: Path, required: bool = True):
         if required:
             raise FpgaflowError(f"{path}: no such file")
         return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise FpgaflowError(f"{path}: malformed JSON ({e.msg} at line {e.lineno}); is the file truncated?") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise FpgaflowError(f"{path}: expected a JSON object of layers, got {type(data).__name__}")
     return data
@@ -75,13 +71,6 @@ def parse_finn_estimates(path: Path) -> dict:
         r["bottleneck"] = perf.get("max_cycles_node_name")
         r["throughput_fps"] = perf.get("estimated_throughput_fps")
     r["note"] = "FINN's analytical estimates (no synthesis ran): LUT, DSP, BRAM, URAM and cycles; FF is not estimated"
-    if r["part"]:
-        try:
-            from ..parts import part_capacity
-
-            cap = part_capacity(r["part"])
-            r["available"] = resources(**{k: cap.get(k) for k in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")})
-        except FpgaflowError:  # a part fpgaflow does not know: capacity stays null
-            pass
+    r["available"] = available(r["part"])
     return r
 

@@ -6,6 +6,10 @@ blocks: a 36K tile counts 2.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
+
+from ..errors import FpgaflowError
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 # names tools use for a resource -> the schema's name
@@ -38,6 +42,27 @@ def empty(source: str, kind: str, tool: str) -> dict:
     r = copy.deepcopy(EMPTY)
     r.update(source=str(source), kind=kind, tool=tool)
     return r
+
+
+def available(part: str | None) -> dict:
+    """The part's capacity in the schema's keys; all null for no part or one fpgaflow does not know."""
+    from ..parts import part_capacity
+
+    if not part:
+        return resources()
+    try:
+        cap = part_capacity(part)
+    except FpgaflowError:
+        return resources()
+    return resources(**{k: cap.get(k) for k in RESOURCES})
+
+
+def read_json(path: Path):
+    """A JSON report file; a truncated or malformed one is an error naming the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise FpgaflowError(f"{path}: malformed JSON ({e.msg} at line {e.lineno}); is the file truncated?") from None
 
 
 def is_bound(report: dict | None) -> bool:

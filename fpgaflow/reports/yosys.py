@@ -6,12 +6,11 @@ so clock and latency stay null. Each module is a layer row when the design was n
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from ..errors import FpgaflowError
-from .schema import empty, layer, resources
+from .schema import available, empty, layer, read_json, resources
 
 
 def _count(cells: dict) -> dict:
@@ -31,10 +30,7 @@ def _cells(entry: dict, path: Path, where: str) -> dict:
 
 def parse_yosys_stat(path: Path) -> dict:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise FpgaflowError(f"{path}: malformed JSON ({e.msg} at line {e.lineno}); is the file truncated?") from None
+    data = read_json(path)
     if not isinstance(data, dict) or "modules" not in data:
         raise FpgaflowError(f"{path}: no 'modules' object; not Yosys `stat -json` output")
     r = empty(path, "implementation", "Yosys synth_xilinx")
@@ -59,13 +55,7 @@ def parse_yosys_stat(path: Path) -> dict:
     # synth-oss writes the part it synthesized for beside the statistics; Yosys does not record it
     sidecar = path.parent / "synth_oss.json"
     if sidecar.is_file():
-        r["part"] = json.loads(sidecar.read_text()).get("part")
-        from ..parts import part_capacity
-
-        try:
-            cap = part_capacity(r["part"])
-            r["available"] = resources(**{k: cap.get(k) for k in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")})
-        except FpgaflowError:  # a part fpgaflow does not know: capacity stays null
-            pass
+        r["part"] = read_json(sidecar).get("part")
+        r["available"] = available(r["part"])
     r["note"] = "Yosys logic synthesis to Xilinx primitives: cell counts, no placement or timing"
     return r
