@@ -21,7 +21,7 @@ from . import csim
 from .atomic import atomic_write_text
 from .convert_hls4ml import read_manifest
 from .errors import FpgaflowError
-from .data import data_dir, load_split, to_input
+from .data import design_images
 from .reference import REFERENCES, cpu_reference
 from .spec import Design
 from .verify import default_workers, run_csim, verify
@@ -69,8 +69,7 @@ def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> 
         cached = csim.build(project, "fast", cache=Path(cold_cache))
     r = verify(design, build_root, n=n, progress=False, log=lambda *_: None)
 
-    images, _ = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
-    x = to_input(images[:n] if n else images)
+    x, labels = design_images(design, "test", n)
     cpu = cpu_reference(design)
     gpu = _gpu_reference(design)
     row = {
@@ -103,8 +102,7 @@ def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> 
         finn = verify_finn(design, build_root, n=min(len(x), FINN_IMAGES), progress=False, log=lambda *_: None)
     from .inference import inference_table
 
-    _, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
-    row["inference"] = inference_table(design, build_root, x, labels[:len(x)], r, finn, workers)
+    row["inference"] = inference_table(design, build_root, x, labels, r, finn, workers)
     row["peak_rss_mb"] = _peak_rss_mb()
     return row
 

@@ -218,15 +218,14 @@ def convert(design: Design, build_root: Path, qonnx_path: Path, progress: bool =
         layers = []
         for node in dataflow.graph.node:
             inst = getCustomOp(node)
-            attrs = {a: inst.get_nodeattr(a) for a in FOLDING_ATTRS if a in inst.get_nodeattr_types()}
             code_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
-            layers.append({"name": node.name, "op_type": node.op_type, **attrs,
+            layers.append({"name": node.name, "op_type": node.op_type, **folding(inst),
                            "code": str(final / code_dir.relative_to(tmp)) if code_dir.is_relative_to(tmp) else None})
         out_scale = _output_scale(parent)
         manifest = {
             "design": design.name, "backend": "finn", "part": part, "clock_ns": clock,
             "target_fps": design.spec["finn"]["target_fps"], "target_cycles_per_frame": target_cycles(design),
-            "qonnx": str(qonnx_path), "input_scale": 2.0 ** -design.spec["quant"]["input_bits"],
+            "qonnx": str(qonnx_path), "weights_sha256": _exported_weights(Path(qonnx_path)), "input_scale": 2.0 ** -design.spec["quant"]["input_bits"],
             "output_scale": out_scale,
             "stages": [{"stage": s.name, "what": s.what, "model": f"models/{s.name}.onnx",
                         "input": "pixel / 2^n" if s.name == "qonnx" else "integer pixel"} for s in STAGES],
@@ -260,6 +259,12 @@ def _finn_logger_to(stream):
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+
+
+def _exported_weights(qonnx_path: Path) -> str | None:
+    """The sha256 of the weights the export was made from (export.json beside it), if fpgaflow exported it."""
+    info = qonnx_path.parent / "export.json"
+    return json.loads(info.read_text()).get("weights_sha256") if info.is_file() else None
 
 
 def _output_scale(parent) -> float | None:
@@ -302,6 +307,12 @@ def _fold(model, design: Design, models: Path):
     return parent, dataflow
 
 
+def folding(inst) -> dict:
+    """A FINN layer's parallelism and memory attributes (those it has)."""
+    types = inst.get_nodeattr_types()
+    return {a: inst.get_nodeattr(a) for a in FOLDING_ATTRS if a in types}
+
+
 def write_estimates(dataflow, part: str, clock_ns: float, out: Path) -> dict:
     """FINN's analytical estimates, in FINN's own file names (as its builder writes them)."""
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
@@ -318,13 +329,12 @@ def write_estimates(dataflow, part: str, clock_ns: float, out: Path) -> dict:
     perf = dict(annotated.analysis(dataflow_performance))
     perf["estimated_throughput_fps"] = 1e9 / clock_ns / perf["max_cycles"]
     perf["estimated_latency_ns"] = perf["critical_path_cycles"] * clock_ns
-    folding = {n.name: {a: getCustomOp(n).get_nodeattr(a) for a in FOLDING_ATTRS
-                        if a in getCustomOp(n).get_nodeattr_types()} for n in dataflow.graph.node}
+    config = {n.name: folding(getCustomOp(n)) for n in dataflow.graph.node}
     files = {"estimate_layer_resources.json": resources,
              "estimate_layer_cycles.json": dataflow.analysis(exp_cycles_per_layer),
              "estimate_network_performance.json": perf,
              "op_and_param_counts.json": dataflow.analysis(op_and_param_counts),
-             "auto_folding_config.json": {"Defaults": {}, **folding},
+             "auto_folding_config.json": {"Defaults": {}, **config},
              "fpgaflow_target.json": {"part": part, "clock_ns": clock_ns, "tool_version": _finn_version()}}
     for name, data in files.items():
         atomic_write_text(out / name, json.dumps(data, indent=2, default=_jsonable) + "\n")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_dir
-from .data import data_dir, load_split, to_input
+from .data import design_images
 from .errors import FpgaflowError
 from .parts import part_capacity
 from .reuse import choose_reuse, multipliers
@@ -186,9 +186,7 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
         layer_cfg["ReuseFactor"] = l["reuse_factor"]
         layer_cfg["Strategy"] = opts["strategy"]
 
-    n_tb = opts["tb_images"]
-    images, _ = load_split(data_dir(spec["dataset"]["path"], design.dir), "test")
-    x = to_input(images[:n_tb])
+    x, _ = design_images(design, "test", opts["tb_images"])
     y = reference_fn(x)
 
     final = build / "hls4ml"

@@ -78,3 +78,13 @@ def load_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 def to_input(images: np.ndarray) -> np.ndarray:
     """uint8 pixels -> float32 NCHW on the 8-bit input grid (pixel/256, exact in float32)."""
     return (images.astype(np.float32) / 256.0)[:, None, :, :]
+
+
+def design_images(design, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The first n images of a design's split (all for None) as model input, with their labels."""
+    images, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), split)
+    if n is not None:
+        if n < 1:
+            raise FpgaflowError(f"N={n}: need at least one image")
+        images, labels = images[:n], labels[:n]
+    return to_input(images), labels

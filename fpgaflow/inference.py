@@ -30,8 +30,10 @@ CALIBRATION_IMAGES = 1000
 LATENCY_RUNS = 200
 
 
-def _rate_and_latency(predict, x: np.ndarray) -> tuple[float, float]:
-    """(images/s over x in the predictor's batches, mean microseconds for one image)."""
+def _measure(predict, x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(accuracy, images/s over x in the predictor's batches, mean microseconds for one image).
+    The accuracy pass also warms the runtime up, so the timed passes leave out one-time setup."""
+    accuracy = float((predict(x).argmax(1) == y).mean())
     t = time.time()
     predict(x)
     rate = len(x) / max(time.time() - t, 1e-9)
@@ -39,7 +41,7 @@ def _rate_and_latency(predict, x: np.ndarray) -> tuple[float, float]:
     t = time.time()
     for i in range(len(ones)):
         predict(ones[i:i + 1])
-    return round(rate, 1), round((time.time() - t) / len(ones) * 1e6, 1)
+    return accuracy, round(rate, 1), round((time.time() - t) / len(ones) * 1e6, 1)
 
 
 def float_copy(design: Design):
@@ -49,34 +51,33 @@ def float_copy(design: Design):
     from torch import nn
 
     from .export import trained_model
+    from .models import quantized_params
 
     model = trained_model(design)
-    plain, quant = [], []
+    plain, copies = [], {}
     for mod in model:
         kind = type(mod).__name__
         if kind == "QuantConv2d":
-            plain.append(nn.Conv2d(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding))
-            quant.append((plain[-1], mod))
+            plain.append(nn.Conv2d(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
+                                   groups=mod.groups))
+            copies[mod] = plain[-1]
         elif kind == "QuantLinear":
             plain.append(nn.Linear(mod.in_features, mod.out_features))
-            quant.append((plain[-1], mod))
+            copies[mod] = plain[-1]
         elif kind == "QuantReLU":
             plain.append(nn.ReLU())
         elif kind in ("MaxPool2d", "Flatten"):
             plain.append(mod)
         elif kind != "QuantIdentity":
             raise FpgaflowError(f"int8 runtime: no float counterpart for {kind} in {design.name}")
-    inputs = {}
-    hooks = [q.register_forward_pre_hook(lambda m, a, q=q: inputs.__setitem__(q, a[0])) for _, q in quant]
     c, h, w = design.spec["dataset"]["input_shape"]
     with torch.no_grad():
-        model(torch.zeros(1, c, h, w))
-        for hook in hooks:
-            hook.remove()
-        for layer, q in quant:
-            weight = q.quant_weight()
-            layer.weight.copy_(weight.value)
-            layer.bias.copy_(q.bias_quant(q.bias, inputs[q], weight).value)
+        for q, weight, bias, _ in quantized_params(model, torch.zeros(1, c, h, w)):
+            if copies[q].weight.shape != weight.value.shape:  # copy_ would broadcast a mismatch silently
+                raise FpgaflowError(f"int8 runtime: float copy of {type(q).__name__} has weights "
+                                    f"{tuple(copies[q].weight.shape)}, the design {tuple(weight.value.shape)}")
+            copies[q].weight.copy_(weight.value)
+            copies[q].bias.copy_(bias.value)
     return nn.Sequential(*plain).eval()
 
 
@@ -150,24 +151,21 @@ def fpga_rows(design: Design, build_root: Path, hls_accuracy: dict, finn_accurac
 
 def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarray, csim_result: dict,
                     finn_result: dict | None, workers: int) -> list[dict]:
-    from .data import data_dir, load_split, to_input
+    from .data import design_images
     from .reference import REFERENCES, cpu_reference
 
     fw = design.framework
     rows = []
     cpu = cpu_reference(design)
-    out = cpu(x)
-    rate, lat = _rate_and_latency(cpu, x)
+    acc, rate, lat = _measure(cpu, x, y)
     name = "PyTorch" if fw.name == "brevitas" else "TensorFlow"
-    rows.append(row(f"{name} fp32 (QAT model)", "CPU", float((out.argmax(1) == y).mean()), len(x), rate, lat,
+    rows.append(row(f"{name} fp32 (QAT model)", "CPU", acc, len(x), rate, lat,
                     "the reference: fake-quantized in float32"))
     if fw.name == "brevitas":
-        train_images, _ = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "train")
-        path = int8_model(design, build_root, to_input(train_images[:CALIBRATION_IMAGES]))
+        path = int8_model(design, build_root, design_images(design, "train", CALIBRATION_IMAGES)[0])
         int8 = ort_predictor(path, workers)
-        out = int8(x)
-        rate, lat = _rate_and_latency(int8, x)
-        rows.append(row("ONNX Runtime int8", "CPU", float((out.argmax(1) == y).mean()), len(x), rate, lat,
+        acc, rate, lat = _measure(int8, x, y)
+        rows.append(row("ONNX Runtime int8", "CPU", acc, len(x), rate, lat,
                         "static int8 (QLinearConv/QGemm), ORT's own calibration on 1,000 training images"))
     else:
         rows.append(row("int8 runtime", "CPU", note="not measured: the int8 path is built for Brevitas designs"))
@@ -176,9 +174,8 @@ def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarr
     except FpgaflowError as e:
         rows.append(row(f"{name} fp32 (QAT model)", "GPU", note=f"not measured: {str(e).split(';')[0]}"))
     else:
-        out = gpu(x)
-        rate, lat = _rate_and_latency(gpu, x)
-        rows.append(row(f"{name} fp32 (QAT model)", "GPU", float((out.argmax(1) == y).mean()), len(x), rate, lat))
+        acc, rate, lat = _measure(gpu, x, y)
+        rows.append(row(f"{name} fp32 (QAT model)", "GPU", acc, len(x), rate, lat))
     rows.append(row("hls4ml C-simulation", f"CPU, {csim_result['workers']} processes", csim_result["accuracy"],
                     csim_result["n"], csim_result["csim_images_per_s"], None,
                     f"bit-exact with the reference on {csim_result['exact']}/{csim_result['n']} images"))

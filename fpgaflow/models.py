@@ -103,3 +103,31 @@ def load_weights(model: nn.Module, path) -> nn.Module:
     except RuntimeError as e:
         raise FpgaflowError(f"weights {path} do not match the design: {str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}") from None
     return model.eval()
+
+
+QUANT_LAYERS = ("QuantConv2d", "QuantLinear")  # the Brevitas layers that hold weights
+
+
+def quant_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if type(m).__name__ in QUANT_LAYERS]
+
+
+def quantized_params(model: nn.Module, x: torch.Tensor) -> list[tuple]:
+    """(layer, quantized weight, quantized bias, quantized input) of every weighted layer, as
+    the model computes them on x. A bias's scale is the layer's input scale times its weight
+    scale, so the model runs once to see each layer's input."""
+    inputs = {}
+    layers = quant_layers(model)
+    hooks = [m.register_forward_pre_hook(lambda mod, args: inputs.__setitem__(mod, args[0])) for m in layers]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    out = []
+    with torch.no_grad():
+        for m in layers:
+            weight = m.quant_weight()
+            out.append((m, weight, m.bias_quant(m.bias, inputs[m], weight), inputs[m]))
+    return out

@@ -13,12 +13,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-WEIGHTED = ("QuantConv2d", "QuantLinear")
+from .models import quant_layers
 
 
 class MagnitudePruner:
     def __init__(self, model: nn.Module, prune: dict, total_steps: int):
-        self.layers = [m for m in model.modules() if type(m).__name__ in WEIGHTED]
+        self.layers = quant_layers(model)
         self.sparsity, self.total = prune["sparsity"], max(1, total_steps)
         self.start, self.end = prune["start"] * self.total, max(prune["end"] * self.total, prune["start"] * self.total + 1)
         self.masks = [torch.ones_like(m.weight, dtype=torch.bool) for m in self.layers]
@@ -47,7 +47,7 @@ class MagnitudePruner:
 def quantized_sparsity(model: nn.Module) -> dict[str, float]:
     """Fraction of exactly-zero quantized weights per weighted layer (in model order)."""
     out = {}
-    for i, m in enumerate(m for m in model.modules() if type(m).__name__ in WEIGHTED):
+    for i, m in enumerate(quant_layers(model)):
         q = m.quant_weight().value
         out[f"{i}:{type(m).__name__}"] = round(float((q == 0).float().mean()), 4)
     return out

@@ -27,21 +27,32 @@ def synth(name: str, build_dir: Path, backend: str = "hls4ml") -> int:
     manifest = read_manifest(project)
     tool = TOOLS[manifest.get("hls4ml_backend", "Vitis")]
     command = f"{tool} -f build_prj.tcl {shlex.quote(SWITCHES)}"
-    script = project / "fpgaflow_synth.sh"
-    atomic_write_text(script, f"#!/bin/sh\n# written by fpgaflow synth: C and logic synthesis of this project\n"
-                              f"cd \"$(dirname \"$0\")\" && exec {command}\n")
-    script.chmod(0o755)
+    script = _script(project, "C and logic synthesis of this project", [f"cd \"$(dirname \"$0\")\" && exec {command}"])
     if shutil.which(tool) is None:
         raise FpgaflowError(
             f"{tool} not found on PATH, so nothing was synthesized. On a machine with "
             f"{'Vitis HLS' if tool == 'vitis_hls' else 'Vivado HLS'} (and Vivado for vsynth), run "
             f"`sh {script}` (= cd {project} && {command}), bring {project} back, then `fpgaflow report {design.name}`")
-    print(f"running {command} in {project} (log: {project / 'synth.log'})")
-    with open(project / "synth.log", "w") as log:
-        rc = subprocess.run(shlex.split(command), cwd=project, stdout=log, stderr=subprocess.STDOUT).returncode
+    return _run(shlex.split(command), f"{command} in {project}", project, tool, f"fpgaflow report {design.name}")
+
+
+def _script(folder: Path, what: str, lines: list[str]) -> Path:
+    """folder/fpgaflow_synth.sh: what to run where the tool is, written whether or not it is here."""
+    script = folder / "fpgaflow_synth.sh"
+    atomic_write_text(script, f"#!/bin/sh\n# written by fpgaflow synth: {what}\n" + "\n".join(lines) + "\n")
+    script.chmod(0o755)
+    return script
+
+
+def _run(argv: list[str], shown: str, folder: Path, tool: str, report: str) -> int:
+    """Run the synthesis with its output in folder/synth.log; a failure names the log."""
+    log_path = folder / "synth.log"
+    print(f"running {shown} (log: {log_path})")
+    with open(log_path, "w") as log:
+        rc = subprocess.run(argv, cwd=folder, stdout=log, stderr=subprocess.STDOUT).returncode
     if rc != 0:
-        raise FpgaflowError(f"{tool} failed (exit {rc}); see {project / 'synth.log'}")
-    print(f"synthesized; `fpgaflow report {design.name}` shows the reports")
+        raise FpgaflowError(f"{tool} failed (exit {rc}); see {log_path}")
+    print(f"synthesized; `{report}` shows the reports")
     return 0
 
 
@@ -54,19 +65,11 @@ def synth_finn(design, build_dir: Path) -> int:
     read_manifest(folder)
     scripts = sorted((folder / "code").rglob("hls_syn_*.tcl"))
     lines = [f"(cd {shlex.quote(str(t.parent))} && vitis_hls -f {shlex.quote(t.name)}) || exit 1" for t in scripts]
-    script = folder / "fpgaflow_synth.sh"
-    atomic_write_text(script, "#!/bin/sh\n# written by fpgaflow synth --backend finn: Vitis HLS synthesis of every HLS "
-                              "layer (needs finn-hlslib where FINN_DEPS points)\n" + "\n".join(lines) + "\n")
-    script.chmod(0o755)
+    script = _script(folder, "Vitis HLS synthesis of every HLS layer of the FINN build (needs finn-hlslib where "
+                             "FINN_DEPS points)", lines)
     if shutil.which("vitis_hls") is None:
         raise FpgaflowError(
             f"vitis_hls not found on PATH, so nothing was synthesized. On a machine with Vitis HLS run `sh {script}` "
             f"({len(scripts)} HLS layers); then FINN's step_create_stitched_ip (Vivado) on "
             f"{folder / 'models' / 'dataflow.onnx'} stitches the layers")
-    print(f"running {script} (log: {folder / 'synth.log'})")
-    with open(folder / "synth.log", "w") as log:
-        rc = subprocess.run(["sh", str(script)], stdout=log, stderr=subprocess.STDOUT).returncode
-    if rc != 0:
-        raise FpgaflowError(f"vitis_hls failed (exit {rc}); see {folder / 'synth.log'}")
-    print(f"synthesized; `fpgaflow report {design.name} --backend finn` shows the reports")
-    return 0
+    return _run(["sh", str(script)], str(script), folder, "vitis_hls", f"fpgaflow report {design.name} --backend finn")

@@ -54,20 +54,12 @@ def integer_layer(design: Design, index: int, n_images: int):
     that layer's integer input activations for the first n test images."""
     import torch
 
-    from .data import data_dir, load_split, to_input
+    from .data import design_images
     from .export import trained_model
+    from .models import quantized_params
 
     model = trained_model(design)
-    module = [m for m in model.modules() if type(m).__name__ in ("QuantConv2d", "QuantLinear")][index]
-    seen = {}
-    hook = module.register_forward_pre_hook(lambda mod, args: seen.update(x=args[0]))
-    images, _ = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
-    with torch.no_grad():
-        model(torch.from_numpy(to_input(images[:n_images])))
-    hook.remove()
-    x = seen["x"]
-    w = module.quant_weight()
-    b = module.bias_quant(module.bias, x, w)
+    _, w, b, x = quantized_params(model, torch.from_numpy(design_images(design, "test", n_images)[0]))[index]
     as_int = lambda t, s: (t / s).round().detach().numpy().astype(np.int64)  # noqa: E731
     return as_int(w.value, w.scale), as_int(b.value, b.scale), as_int(x.value, x.scale)
 

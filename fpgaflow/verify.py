@@ -16,7 +16,7 @@ import numpy as np
 from . import csim, triage
 from .atomic import atomic_write_text
 from .convert_hls4ml import read_manifest
-from .data import data_dir, load_split, to_input
+from .data import design_images
 from .errors import FpgaflowError
 from .export import sha256
 from .reference import DEFAULT, REFERENCES, reference_names
@@ -76,12 +76,7 @@ def verify(design: Design, build_root: Path, n: int | None = None, reference: st
     if design.weights.exists() and sha256(design.weights) != manifest["weights_sha256"]:
         raise FpgaflowError(f"{design.weights} changed since {project} was built: run `fpgaflow hls {design.name}` again")
 
-    images, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
-    if n is not None:
-        if n < 1:
-            raise FpgaflowError(f"N={n}: need at least one image")
-        images, labels = images[:n], labels[:n]
-    x = to_input(images)
+    x, labels = design_images(design, "test", n)
     x_hwc = x.transpose(0, 2, 3, 1).reshape(len(x), -1)
 
     t0 = time.time()

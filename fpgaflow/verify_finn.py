@@ -21,7 +21,7 @@ import numpy as np
 
 from .atomic import atomic_write_text
 from .convert_finn import read_manifest
-from .data import data_dir, load_split, to_input
+from .data import design_images
 from .errors import FpgaflowError
 from .export import sha256
 from .spec import Design
@@ -77,17 +77,11 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
         raise FpgaflowError(f"the FINN backend takes Brevitas designs; {design.name} is {design.framework.name}")
     folder = Path(build_root).resolve() / design.name / "finn"
     manifest = read_manifest(folder)
-    export = json.loads((Path(manifest["qonnx"]).parent / "export.json").read_text()) \
-        if (Path(manifest["qonnx"]).parent / "export.json").is_file() else {}
-    if design.weights.exists() and export.get("weights_sha256") not in (None, sha256(design.weights)):
+    built = manifest.get("weights_sha256")  # null when built from a QONNX file fpgaflow did not export
+    if built and design.weights.exists() and sha256(design.weights) != built:
         raise FpgaflowError(f"{design.weights} changed since {folder} was built: run "
                             f"`fpgaflow hls {design.name} --backend finn` again")
-    images, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), "test")
-    if n is not None:
-        if n < 1:
-            raise FpgaflowError(f"N={n}: need at least one image")
-        images, labels = images[:n], labels[:n]
-    x = to_input(images)
+    x, labels = design_images(design, "test", n)
     t0 = time.time()
     ref = cpu_reference(design)(x)
     workers = workers or default_workers()

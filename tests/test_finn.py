@@ -24,11 +24,10 @@ def qonnx_export(built_finn):
 
 
 def _images(lenet, n):
-    from fpgaflow.data import data_dir, load_split, to_input
+    from fpgaflow.data import design_images
     from fpgaflow.reference import cpu_reference
 
-    images, _ = load_split(data_dir(lenet.spec["dataset"]["path"], lenet.dir), "test")
-    x = to_input(images[:n])
+    x, _ = design_images(lenet, "test", n)
     return x, cpu_reference(lenet)(x)
 
 
