@@ -18,11 +18,12 @@ def cmd_list(args) -> int:
     if not names:
         print(f"no designs under {designs_root()}")
         return 0
+    width = max(len(n) for n in names)
     for name in names:
         d = load_design(name)
         metrics = d.dir / "metrics.json"
         acc = f"test accuracy {json.loads(metrics.read_text())['test_accuracy']:.4f}" if metrics.exists() else "untrained"
-        print(f"{name:16s} {d.spec['framework']:9s} {acc:22s} {d.spec['description']}")
+        print(f"{name:{width}s} {d.spec['framework']:9s} {acc:22s} {d.spec['description']}")
     return 0
 
 

@@ -31,6 +31,9 @@ HW_DOMAIN = "finn.custom_op.fpgadataflow"
 # FINN attributes that hold absolute paths into the build folder
 PATH_ATTRS = ("code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_path", "model")
 FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
+# a matrix-vector unit's weight matrix (MW inputs x MH outputs) and a layer's channels, which
+# channel pruning shrinks
+SHAPE_ATTRS = ("MW", "MH", "IFMChannels", "NumChannels")
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,8 @@ def convert(design: Design, build_root: Path, qonnx_path: Path, progress: bool =
         for node in dataflow.graph.node:
             inst = getCustomOp(node)
             code_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
-            layers.append({"name": node.name, "op_type": node.op_type, **folding(inst),
+            shape = {a: inst.get_nodeattr(a) for a in SHAPE_ATTRS if a in inst.get_nodeattr_types()}
+            layers.append({"name": node.name, "op_type": node.op_type, **shape, **folding(inst),
                            "code": str(final / code_dir.relative_to(tmp)) if code_dir.is_relative_to(tmp) else None})
         out_scale = _output_scale(parent)
         manifest = {

@@ -21,7 +21,7 @@ from .data import design_images
 from .errors import FpgaflowError
 from .parts import part_capacity
 from .reuse import choose_reuse, multipliers
-from .spec import WEIGHTED, Design
+from .spec import WEIGHTED, Design, deployed
 from .vectors import write_dat
 
 PREPARED_NAME = "model.hls4ml.onnx"
@@ -125,7 +125,8 @@ class KerasFront:
 
 
 def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFront.weighted) -> list[dict]:
-    """Pair the spec's conv/dense layers with hls4ml's weighted layers, in order."""
+    """Pair the spec's conv/dense layers (as deployed) with hls4ml's weighted layers, in order."""
+    spec = deployed(spec)
     ours = [l for l in spec["layers"] if l["type"] in WEIGHTED]
     theirs = [l for l in hls_layers if l["class_name"] in weighted_classes]
     if len(ours) != len(theirs):

@@ -10,6 +10,7 @@ from torch import nn
 
 from .errors import FpgaflowError
 from .quantizers import ActQuant, BiasQuant, InputQuant, WeightQuant
+from .spec import deployed
 
 
 def _qnn():
@@ -70,9 +71,12 @@ def _dense(spec, layer, shape, last):
 LAYER_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
 
 
-def build_model(spec) -> nn.Module:
-    """The Brevitas model of a design spec (a dict validated by fpgaflow.spec)."""
+def build_model(spec, as_trained: bool = False) -> nn.Module:
+    """The Brevitas model of a design spec (a dict validated by fpgaflow.spec): the deployed
+    architecture (channel-pruned layers at their kept width), or with as_trained the network
+    as the design file states it, which training runs."""
     qnn = _qnn()
+    spec = spec if as_trained else deployed(spec)
     shape = tuple(spec["dataset"]["input_shape"])
     modules = [qnn.QuantIdentity(act_quant=InputQuant, bit_width=spec["quant"]["input_bits"],
                                  return_quant_tensor=True)]

@@ -92,9 +92,10 @@ SCHEMA = {
         "project_name": leaf(str, "myproject"),
         "tb_images": leaf(int, 100, min=1),   # test images written as the project's testbench vectors
     },
-    "prune": {  # magnitude pruning during QAT; sparsity 0: off
-        "kind": leaf(str, "magnitude", choices=["magnitude"]),
-        "sparsity": leaf(float, 0.0, min=0.0, max=0.99),   # fraction of each weighted layer's weights set to 0
+    "prune": {  # pruning during QAT; sparsity 0: off
+        # magnitude: single weights set to 0; channel: whole output channels removed from the hardware
+        "kind": leaf(str, "magnitude", choices=["magnitude", "channel"]),
+        "sparsity": leaf(float, 0.0, min=0.0, max=0.99),   # fraction of each layer's weights (or channels) pruned
         "start": leaf(float, 0.1, min=0.0, max=1.0),       # schedule: fractions of the training steps
         "end": leaf(float, 0.6, min=0.0, max=1.0),
     },
@@ -169,11 +170,46 @@ def validate(data) -> dict:
     if last["type"] != "dense" or last.get("activation") != "none" or last["units"] != spec["dataset"]["num_classes"]:
         raise FpgaflowError("layers: the last layer must be dense with units = num_classes and activation: none "
                             "(the compared output is the pre-softmax logits)")
-    if spec["prune"]["sparsity"] > 0 and spec["prune"]["end"] <= spec["prune"]["start"]:
-        raise FpgaflowError(f"prune.end: {spec['prune']['end']} must come after prune.start {spec['prune']['start']}")
+    _check_prune(spec, layers)
     _check_reuse(spec, layers)
     _check_budget(spec["budget"])
     return spec
+
+
+def _check_prune(spec, layers):
+    prune = spec["prune"]
+    if prune["sparsity"] == 0:
+        return
+    if spec["framework"] != "brevitas":
+        raise FpgaflowError(f"prune: pruning trains Brevitas designs only (this design's framework is {spec['framework']})")
+    if prune["end"] <= prune["start"]:
+        raise FpgaflowError(f"prune.end: {prune['end']} must come after prune.start {prune['start']}")
+    if prune["kind"] == "channel" and not any(l["type"] in CHANNEL_PRUNABLE for l in layers[:-1]):
+        raise FpgaflowError("prune.kind: channel pruning needs a conv or dense layer before the last "
+                            "(the last layer's outputs are the classes and stay)")
+
+
+# layers whose output channels channel pruning removes; a depthwise layer has as many channels
+# as its input, so it loses those its producer lost. The last layer (the logits) keeps all.
+CHANNEL_PRUNABLE = {"conv": "filters", "dense": "units"}
+
+
+def kept_channels(n: int, sparsity: float) -> int:
+    """Channels left of n when a fraction `sparsity` is pruned (at least one)."""
+    return max(1, n - int(round(sparsity * n)))
+
+
+def deployed(spec: dict) -> dict:
+    """The architecture the hardware gets: the spec itself, or with channel pruning the spec
+    with every prunable layer's width reduced to its kept channels. The design file states
+    the network as trained; training saves the compacted weights of this one."""
+    prune = spec["prune"]
+    if prune["kind"] != "channel" or prune["sparsity"] == 0:
+        return spec
+    last = len(spec["layers"]) - 1
+    layers = [{**l, CHANNEL_PRUNABLE[l["type"]]: kept_channels(l[CHANNEL_PRUNABLE[l["type"]]], prune["sparsity"])}
+              if l["type"] in CHANNEL_PRUNABLE and i < last else l for i, l in enumerate(spec["layers"])]
+    return {**spec, "layers": layers}
 
 
 BUDGET_RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")  # fractions of the part's capacity

@@ -114,7 +114,7 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
         teacher_net = teacher(design, data, cfg, ckpt_dir.parent / "teacher").to(ctx.device)
 
     torch.manual_seed(cfg["seed"])
-    model = build_model(design.spec).to(ctx.device)
+    model = build_model(design.spec, as_trained=True).to(ctx.device)
     start = {"epoch": 1, "step": 0, "global_step": 0}
     ckpt = None
     if resume:
@@ -147,9 +147,9 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
     if design.spec["prune"]["sparsity"] > 0:
         if parallel in ("fsdp", "pipeline"):
             raise FpgaflowError(f"pruning trains with one process or ddp, not {parallel}")
-        from .prune import MagnitudePruner
+        from .prune import PRUNERS
 
-        pruner = MagnitudePruner(model, design.spec["prune"], total)
+        pruner = PRUNERS[design.spec["prune"]["kind"]](model, design.spec, total)
         pruner.apply(start["global_step"])
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])
@@ -252,18 +252,14 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
     if not ctx.main:
         return None
     final = best["state"] if best["state"] is not None and max_steps is None else state
-    test_acc = _validate(design, final, data.x_test, data.y_test)
+    extra = {}
+    if pruner is not None:  # the weights the hardware gets: channel pruning cuts its channels out here
+        final, extra = pruner.finish(design.spec, final, data.x_test)
+    test_acc = _validate(design, final, data.x_test, data.y_test, as_trained=False)  # the deployed network
     out_dir.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(final, buf)
     atomic_write_bytes(out_dir / "weights.pt", buf.getvalue())
-    extra = {}
-    if pruner is not None:
-        from .prune import quantized_sparsity
-
-        pruned_model = build_model(design.spec)
-        pruned_model.load_state_dict(final)
-        extra["quantized_weight_sparsity"] = quantized_sparsity(pruned_model)
     if teacher_net is not None:
         from .distill import teacher_accuracy
 
@@ -273,7 +269,7 @@ def _train(ctx: Context, design, out_dir, epochs, checkpoint_dir, progress, seed
                          **extra)
 
 
-def _validate(design: Design, state: dict, x: np.ndarray, y: np.ndarray) -> float:
-    model = build_model(design.spec)
+def _validate(design: Design, state: dict, x: np.ndarray, y: np.ndarray, as_trained: bool = True) -> float:
+    model = build_model(design.spec, as_trained=as_trained)
     model.load_state_dict(state)
     return evaluate(model, x, y)

@@ -50,10 +50,34 @@ def test_lenet_loads_with_defaults(lenet):
     (("budget",), {"DSP": 80}, r"budget.DSP: 80 is a fraction of the part's DSP"),
     (("budget",), {"latency_us": -1}, r"budget.latency_us: expected a positive number"),
     (("framework",), "jax", r"framework: 'jax' is not one of \['brevitas', 'keras'\]"),
+    (("prune",), {"kind": "filters", "sparsity": 0.5}, r"prune.kind: 'filters' is not one of \['magnitude', 'channel'\]"),
+    (("prune",), {"kind": "channel", "sparsity": 0.5, "start": 0.6, "end": 0.2}, r"prune.end: 0.2 must come after"),
+    (("layers",), [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}], None),
 ])
 def test_bad_specs_name_the_key(path, value, message):
+    data = with_change(path, value)
+    if message is None:  # channel pruning of a network whose only weighted layer is the classifier
+        data["prune"] = {"kind": "channel", "sparsity": 0.5}
+        message = r"prune.kind: channel pruning needs a conv or dense layer before the last"
     with pytest.raises(FpgaflowError, match=message):
-        validate(with_change(path, value))
+        validate(data)
+
+
+def test_pruning_is_for_brevitas_designs():
+    data = yaml.safe_load((ROOT / "designs/lenet_qkeras/design.yaml").read_text())
+    data["prune"] = {"kind": "magnitude", "sparsity": 0.5}
+    with pytest.raises(FpgaflowError, match=r"prune: pruning trains Brevitas designs only \(this design's framework is keras\)"):
+        validate(data)
+
+
+def test_channel_pruning_deploys_narrower_layers():
+    from fpgaflow.spec import deployed
+
+    spec = validate(with_change(("prune",), {"kind": "channel", "sparsity": 0.3}))
+    widths = [l.get("filters", l.get("units")) for l in deployed(spec)["layers"] if l["type"] in ("conv", "dense")]
+    assert widths == [14, 35, 350, 10]  # 70 % of conv1, conv2, fc1; the classes stay
+    assert [l.get("filters", l.get("units")) for l in spec["layers"] if l["type"] in ("conv", "dense")] == [20, 50, 500, 10]
+    assert deployed(validate(RAW)) == validate(RAW)  # no channel pruning: as written
 
 
 def test_missing_required_key():
