@@ -116,9 +116,13 @@ class ChannelPruner(_Schedule):
                 m.bias.mul_(mask)
 
     def finish(self, spec: dict, state: dict, x_check: np.ndarray) -> tuple[dict, dict]:
-        small = compact_state(spec, state)
         full = build_model(spec, as_trained=True)
         full.load_state_dict(state)
+        # the full target's masks: a no-op after a whole schedule, the rest of the cut after a
+        # run stopped early (--max-steps), so the design's widths always hold
+        ChannelPruner(full, spec, self.total).apply(self.total)
+        state = full.state_dict()
+        small = compact_state(spec, state)
         model = build_model(spec)
         model.load_state_dict(small)
         equal = _equal_outputs(full.eval(), model.eval(), x_check)
@@ -144,10 +148,10 @@ def compact_state(spec: dict, state: dict) -> dict:
     for j, (p, name) in enumerate(zip(plan, names)):
         w, b = state[f"{name}.weight"], state[f"{name}.bias"]
         if p["prunes"]:
-            n = w.shape[0]
             score = w.flatten(1).abs().sum(1) + b.abs()
             order = torch.argsort(-score, stable=True)
-            kept, dropped = order[:kept_channels(n, spec["prune"]["sparsity"])], order[kept_channels(n, spec["prune"]["sparsity"]):]
+            n_kept = kept_channels(w.shape[0], spec["prune"]["sparsity"])
+            kept, dropped = order[:n_kept], order[n_kept:]
             if bool((score[dropped] != 0).any()):
                 raise FpgaflowError(f"channel pruning: layer {p['name']} has {int((score != 0).sum())} live output "
                                     f"channels, the design keeps {len(kept)}: these weights were not channel-pruned")

@@ -155,3 +155,25 @@ def test_channel_pruned_design_is_narrower_in_both_backends_and_bit_exact(tmp_pa
     assert r.returncode == 0, r.stdout + r.stderr
     v = json.loads((finn / "verify.json").read_text())
     assert all(s["exact"] == 100 for s in v["stages"]), v["stages"]
+
+
+def test_a_run_stopped_early_is_still_cut_to_the_design_widths(mnist_dir):
+    """--max-steps can end training before the schedule does: finish prunes the rest, exactly."""
+    from fpgaflow.data import load_split
+    from fpgaflow.models import build_model
+    from fpgaflow.prune import ChannelPruner
+    from fpgaflow.train import calibrate
+
+    spec = _channel_spec("lenet")
+    images, _ = load_split(mnist_dir, "test")
+    x = images[:200, None].astype("float32") / 256
+    torch.manual_seed(0)
+    full = build_model(spec, as_trained=True)
+    calibrate(full, x, seed=0, batch=8)
+    pruner = ChannelPruner(full, spec, total_steps=100)
+    pruner.apply(20)
+    assert [int(k.sum()) for k in pruner.keep.values()] == [15, 38, 378]  # partway along the schedule
+    small, info = pruner.finish(spec, full.state_dict(), x)
+    assert info == {"channels_trained_kept": {"conv1": [20, 10], "conv2": [50, 25], "fc1": [500, 250]},
+                    "compaction_exact_images": 200}
+    assert small["1.weight"].shape == (10, 1, 5, 5)
