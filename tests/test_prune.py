@@ -74,16 +74,15 @@ def test_channel_masks_and_compaction_change_no_output_bit(name, mnist_dir):
     """Pruned channels are the lowest-norm ones, stay pruned, and cutting them out (with the
     inputs that read them, and a depthwise layer's copies) leaves every output bit as it was."""
     from fpgaflow.data import load_split
-    from fpgaflow.models import build_model
+    from fpgaflow.models import build_model, load_weights
     from fpgaflow.prune import ChannelPruner, compact_state
-    from fpgaflow.train import calibrate
+    from fpgaflow.spec import load_design
 
     spec = _channel_spec(name)
     images, _ = load_split(mnist_dir, "test")
     x = images[:300, None].astype("float32") / 256
-    torch.manual_seed(0)
-    full = build_model(spec, as_trained=True)
-    calibrate(full, x, seed=0, batch=8)  # activation scales become parameters, as in training
+    # the design's trained (unpruned) weights, pruned at once: real activations flow
+    full = load_weights(build_model(spec, as_trained=True), load_design(name).weights)
     pruner = ChannelPruner(full, spec, total_steps=100)
     assert pruner.target(10) == 0 and pruner.target(60) == pytest.approx(0.5)
     norms = {j: pruner.layers[j].weight.detach().flatten(1).norm(dim=1) for j in pruner.keep}
@@ -105,7 +104,7 @@ def test_channel_masks_and_compaction_change_no_output_bit(name, mnist_dir):
     full.eval(), small.eval()
     with torch.no_grad():
         a, b = full(x), small(x)
-    assert a.abs().max() > 0 and torch.equal(a, b)
+    assert a.std(dim=0).min() > 0 and torch.equal(a, b)  # every logit varies with the image
     assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in full.parameters()) / 2
 
 
