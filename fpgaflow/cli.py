@@ -119,12 +119,24 @@ def ensure_hls(design, build_dir, backend: str = "hls4ml") -> Path:
     return project if (project / manifest).is_file() else build(design, build_dir)
 
 
+def _print_pruned_channels(design) -> None:
+    from .spec import CHANNEL_PRUNABLE, deployed
+
+    built = deployed(design.spec)["layers"]
+    cut = [f"{a['name']} {a[k]}->{b[k]}" for a, b in zip(design.spec["layers"], built)
+           if (k := CHANNEL_PRUNABLE.get(a["type"])) and a[k] != b[k]]
+    if cut:
+        print(f"channel-pruned (trained -> built): {', '.join(cut)}")
+
+
 def cmd_hls(args) -> int:
     from .spec import load_design
 
+    design = load_design(args.design)
+    _print_pruned_channels(design)
     if args.backend == "finn":
-        return _print_finn_build(build_finn(load_design(args.design), args.build_dir, progress=not args.no_progress))
-    project = build_hls(load_design(args.design), args.build_dir)
+        return _print_finn_build(build_finn(design, args.build_dir, progress=not args.no_progress))
+    project = build_hls(design, args.build_dir)
     m = json.loads((project / "fpgaflow.json").read_text())
     print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'zeros':>7s} {'mult./inference':>15s} {'reuse':>6s} {'multipliers':>11s}")
     for l in m["layers"]:

@@ -133,6 +133,7 @@ def test_channel_pruned_design_is_narrower_in_both_backends_and_bit_exact(tmp_pa
 
     r = run_cli("hls", "lenet_channel_pruned", build=build, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "channel-pruned (trained -> built): conv1 20->10, conv2 50->25, fc1 500->250" in r.stdout
     project = build / "lenet_channel_pruned" / "hls4ml"
     # hls4ml's own matrix sizes in the generated code (lenet: 25x20, 500x50, 800x500, 500x10)
     params = (project / "firmware" / "parameters.h").read_text()
