@@ -14,14 +14,12 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
-
 from .atomic import atomic_dir
 from .data import design_images
 from .errors import FpgaflowError
 from .parts import part_capacity
 from .reuse import choose_reuse, multipliers
-from .spec import WEIGHTED, Design, deployed
+from .spec import WEIGHTED, Design, deployed, output_shape
 from .vectors import write_dat
 
 PREPARED_NAME = "model.hls4ml.onnx"
@@ -124,6 +122,15 @@ class KerasFront:
         pass  # the Keras file in export/ is the model; hls4ml reads it as is
 
 
+# a weighted layer's weight matrix (n_in x n_out) for its input shape; a depthwise layer holds
+# k x k weights per channel
+MATRIX_SIZE = {
+    "conv": lambda layer, shape: (layer["kernel"] ** 2 * shape[0], layer["filters"]),
+    "dwconv": lambda layer, shape: (layer["kernel"] ** 2, shape[0]),
+    "dense": lambda layer, shape: (shape[0], layer["units"]),
+}
+
+
 def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFront.weighted) -> list[dict]:
     """Pair the spec's conv/dense layers (as deployed) with hls4ml's weighted layers, in order."""
     spec = deployed(spec)
@@ -132,22 +139,12 @@ def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFr
     if len(ours) != len(theirs):
         raise FpgaflowError(f"hls4ml sees {len(theirs)} weighted layers, the design has {len(ours)}")
     out = []
-    shape = list(spec["dataset"]["input_shape"])  # C, H, W
+    shape = tuple(spec["dataset"]["input_shape"])  # C, H, W
     for layer in spec["layers"]:
-        if layer["type"] in ("conv", "dwconv"):
-            c, h, w = shape
-            k, s, p = layer["kernel"], layer["stride"], layer["padding"]
-            # a depthwise layer holds k x k weights per channel: n_in x n_out = k*k x C
-            n_in, n_out = (k * k * c, layer["filters"]) if layer["type"] == "conv" else (k * k, c)
-            shape = [layer.get("filters", c), (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1]
-        elif layer["type"] == "maxpool":
-            shape = [shape[0], shape[1] // layer["kernel"], shape[2] // layer["kernel"]]
-        elif layer["type"] == "flatten":
-            shape = [int(np.prod(shape))]
-        elif layer["type"] == "dense":
-            n_in, n_out = shape[0], layer["units"]
-            shape = [n_out]
-        if layer["type"] in WEIGHTED:
+        size = MATRIX_SIZE[layer["type"]](layer, shape) if layer["type"] in WEIGHTED else None
+        shape = output_shape(layer, shape)
+        if size:
+            n_in, n_out = size
             i = len(out)
             out.append({"name": layer["name"], "hls4ml": theirs[i]["name"], "n_in": n_in, "n_out": n_out,
                         "weight_bits": layer.get("weight_bits", spec["quant"]["weight_bits"]),

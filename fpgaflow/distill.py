@@ -20,46 +20,36 @@ from torch.nn import functional as F
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import FpgaflowError
-from .spec import Design
+from .spec import Design, output_shape
 from .train_common import Split, random_shift
 
 
 def _conv(layer, shape, groups=1):
-    c, h, w = shape
-    k, s, p = layer["kernel"], layer.get("stride", 1), layer.get("padding", 0)
-    mods = [nn.Conv2d(c, layer["filters"], k, stride=s, padding=p, groups=groups)]
-    mods += [nn.ReLU()] if layer.get("activation", "relu") != "none" else []
-    return mods, (layer["filters"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+    c, _, _ = shape
+    mods = [nn.Conv2d(c, layer["filters"], layer["kernel"], stride=layer.get("stride", 1),
+                      padding=layer.get("padding", 0), groups=groups)]
+    return mods + ([nn.ReLU()] if layer.get("activation", "relu") != "none" else [])
 
 
 def _dwconv(layer, shape):
     return _conv({**layer, "filters": shape[0]}, shape, groups=shape[0])
 
 
-def _maxpool(layer, shape):
-    c, h, w = shape
-    return [nn.MaxPool2d(layer["kernel"])], (c, h // layer["kernel"], w // layer["kernel"])
-
-
-def _flatten(layer, shape):
-    return [nn.Flatten()], (int(np.prod(shape)),)
-
-
 def _dense(layer, shape):
-    mods = [nn.Linear(shape[0], layer["units"])]
-    mods += [nn.ReLU()] if layer.get("activation", "relu") != "none" else []
-    return mods, (layer["units"],)
+    (n_in,) = shape
+    return [nn.Linear(n_in, layer["units"])] + ([nn.ReLU()] if layer.get("activation", "relu") != "none" else [])
 
 
-FLOAT_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
+FLOAT_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": lambda layer, shape: [nn.MaxPool2d(layer["kernel"])],
+                  "flatten": lambda layer, shape: [nn.Flatten()], "dense": _dense}
 
 
 def build_float_model(spec: dict) -> nn.Module:
     """The spec's network with float layers: the teacher."""
     shape, mods = tuple(spec["dataset"]["input_shape"]), []
     for layer in spec["layers"]:
-        built, shape = FLOAT_BUILDERS[layer["type"]](layer, shape)
-        mods += built
+        mods += FLOAT_BUILDERS[layer["type"]](layer, shape)
+        shape = output_shape(layer, shape)
     return nn.Sequential(*mods)
 
 
@@ -83,13 +73,12 @@ def teacher(design: Design, data: Split, cfg: dict, folder: Path, log=print) -> 
     folder = Path(folder)
     key = {"layers": design.spec["layers"], "epochs": d["teacher_epochs"], "seed": cfg["seed"],
            "batch_size": cfg["batch_size"], "lr": cfg["lr"], "shift": cfg["shift"], "n_train": data.n_train}
-    model = build_float_model(design.spec)
     metrics_path, weights_path = folder / "metrics.json", folder / "teacher.pt"
+    torch.manual_seed(cfg["seed"])
+    model = build_float_model(design.spec)
     if metrics_path.is_file() and weights_path.is_file() and json.loads(metrics_path.read_text()).get("key") == key:
         model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
         return model.eval()
-    torch.manual_seed(cfg["seed"])
-    model = build_float_model(design.spec)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     rng = np.random.default_rng(cfg["seed"] + 1)
     x, y, n = data.x, data.y, data.n_train

@@ -1,7 +1,8 @@
 """Brevitas QAT networks built from a design spec.
 
 Each layer type of the spec is one builder in LAYER_BUILDERS, so a new layer type is a new
-entry, not a new branch. Builders return the modules and the output shape they produce.
+entry, not a new branch. Builders return the modules for a layer's input shape; the shape it
+gives is fpgaflow.spec.output_shape.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from torch import nn
 
 from .errors import FpgaflowError
 from .quantizers import ActQuant, BiasQuant, InputQuant, WeightQuant
-from .spec import deployed
+from .spec import deployed, output_shape
 
 
 def _qnn():
@@ -27,35 +28,26 @@ def _act(spec, layer):
 
 
 def _conv(spec, layer, shape, last, groups=1):
-    c, h, w = shape
-    k, out = layer["kernel"], layer["filters"]
+    c, _, _ = shape
     conv = _qnn().QuantConv2d(
-        c, out, k, stride=layer.get("stride", 1), padding=layer.get("padding", 0), bias=True, groups=groups,
+        c, layer["filters"], layer["kernel"], stride=layer.get("stride", 1), padding=layer.get("padding", 0),
+        bias=True, groups=groups,
         weight_quant=WeightQuant, weight_bit_width=layer.get("weight_bits", spec["quant"]["weight_bits"]),
         bias_quant=BiasQuant, bias_bit_width=spec["quant"]["bias_bits"],
         return_quant_tensor=not last)
-    s, p = layer.get("stride", 1), layer.get("padding", 0)
-    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-    return [conv, *_act(spec, layer)], (out, oh, ow)
+    return [conv, *_act(spec, layer)]
 
 
 def _dwconv(spec, layer, shape, last):
-    c = shape[0]
-    mods, shape = _conv(spec, {**layer, "filters": c}, shape, last, groups=c)
-    return mods, shape
+    return _conv(spec, {**layer, "filters": shape[0]}, shape, last, groups=shape[0])
 
 
 def _maxpool(spec, layer, shape, last):
-    c, h, w = shape
-    k = layer["kernel"]
-    return [nn.MaxPool2d(k)], (c, h // k, w // k)
+    return [nn.MaxPool2d(layer["kernel"])]
 
 
 def _flatten(spec, layer, shape, last):
-    n = 1
-    for d in shape:
-        n *= d
-    return [nn.Flatten()], (n,)
+    return [nn.Flatten()]
 
 
 def _dense(spec, layer, shape, last):
@@ -65,7 +57,7 @@ def _dense(spec, layer, shape, last):
         weight_quant=WeightQuant, weight_bit_width=layer.get("weight_bits", spec["quant"]["weight_bits"]),
         bias_quant=BiasQuant, bias_bit_width=spec["quant"]["bias_bits"],
         return_quant_tensor=not last)
-    return [fc, *_act(spec, layer)], (layer["units"],)
+    return [fc, *_act(spec, layer)]
 
 
 LAYER_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
@@ -85,8 +77,8 @@ def build_model(spec, as_trained: bool = False) -> nn.Module:
         builder = LAYER_BUILDERS.get(layer["type"])
         if builder is None:
             raise FpgaflowError(f"unsupported layer type '{layer['type']}' (supported: {', '.join(LAYER_BUILDERS)})")
-        mods, shape = builder(spec, layer, shape, last=i == len(layers) - 1)
-        modules += mods
+        modules += builder(spec, layer, shape, last=i == len(layers) - 1)
+        shape = output_shape(layer, shape)
     if shape != (spec["dataset"]["num_classes"],):
         raise FpgaflowError(f"the last layer gives shape {shape}, expected ({spec['dataset']['num_classes']},) logits")
     return nn.Sequential(*modules)

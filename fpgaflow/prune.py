@@ -160,7 +160,7 @@ def compact_state(spec: dict, state: dict) -> dict:
         if rows is not None:
             w, b = w[rows], b[rows]
         src = p["source"]
-        if src is not None and p["follows"] is None and src in keep:
+        if p["follows"] is None and src in keep:
             n_src = state[f"{names[src]}.weight"].shape[0]
             spread = w.shape[1] // n_src  # a dense layer after flatten reads H x W features per channel
             cols = (keep[src][:, None] * spread + torch.arange(spread)[None, :]).flatten()

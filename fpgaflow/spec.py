@@ -6,6 +6,7 @@ nodes; unknown keys, wrong types and impossible values are errors naming the key
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -48,6 +49,27 @@ LAYER_SCHEMAS = {
 }
 # layers whose weights become multipliers; named conv1, conv2, fc1 ... unless the spec names them
 WEIGHTED = {"conv": "conv", "dwconv": "dw", "dense": "fc"}
+
+
+def _conv_shape(layer, shape):
+    c, h, w = shape
+    k, s, p = layer["kernel"], layer.get("stride", 1), layer.get("padding", 0)
+    return layer.get("filters", c), (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1  # dwconv keeps C
+
+
+# the shape each layer type gives for its input shape ((C, H, W) or (N,)): one rule for the
+# Brevitas model, the float teacher and hls4ml's layer sizes
+OUTPUT_SHAPES = {
+    "conv": _conv_shape,
+    "dwconv": _conv_shape,
+    "maxpool": lambda layer, shape: (shape[0], shape[1] // layer["kernel"], shape[2] // layer["kernel"]),
+    "flatten": lambda layer, shape: (math.prod(shape),),
+    "dense": lambda layer, shape: (layer["units"],),
+}
+
+
+def output_shape(layer: dict, shape: tuple) -> tuple:
+    return OUTPUT_SHAPES[layer["type"]](layer, tuple(shape))
 
 SCHEMA = {
     "name": leaf(str, required=True),
