@@ -21,7 +21,7 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def lenet():
-    from fpgaflow.spec import load_design
+    from fpgaflow.core.spec import load_design
 
     return load_design("lenet")
 
@@ -94,7 +94,7 @@ def small_world(tmp_path, mnist_dir, design, n_train=2000, n_test=400, **train):
 
     import yaml
 
-    from fpgaflow.data import load_split
+    from fpgaflow.core.data import load_split
 
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from fpgaflow.atomic import atomic_dir, atomic_write_text
+from fpgaflow.core.atomic import atomic_dir, atomic_write_text
 
 
 def test_failed_build_leaves_nothing(tmp_path):

@@ -6,10 +6,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from fpgaflow import csim
-from fpgaflow.data import load_split, to_input
-from fpgaflow.vectors import write_dat
-from fpgaflow.verify import default_workers
+from fpgaflow.backends.hls4ml import csim
+from fpgaflow.core.data import load_split, to_input
+from fpgaflow.core.vectors import write_dat
+from fpgaflow.verify.compare import default_workers
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +107,27 @@ def test_testbench_fails_on_a_wrong_expectation(project, builds, tmp_path):
     r = subprocess.run([str(builds["fast"].exe), str(tb / "tb_input_features.dat"), str(tmp_path / "exp.dat"), "784", "10"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "MISMATCH vector 3" in r.stdout and "mismatches = 1" in r.stdout
+
+
+@pytest.mark.slow
+def test_a_wheel_install_can_csimulate(built, tmp_path):
+    """The C-sim harness (sim/) is package data: a non-editable install finds and compiles it.
+    It lived beside the package and only an editable checkout had it."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    target = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                        "--target", str(target), str(ROOT)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    code = ("import sys; from fpgaflow.backends.hls4ml import csim; from fpgaflow.core.parts import part_capacity; "
+            f"assert csim.SIM_DIR.is_relative_to({str(target)!r}), csim.SIM_DIR; "
+            f"b = csim.build({str(built / 'lenet' / 'hls4ml')!r}, 'fast', cache={str(tmp_path / 'cache')!r}); "
+            "print(b.compiled, b.fast_kernels, part_capacity('xczu7ev-ffvc1156-2-e')['DSP'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={**__import__("os").environ, "PYTHONPATH": str(target)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    weighted = len(json.loads((built / "lenet" / "hls4ml" / "fpgaflow.json").read_text())["layers"])
+    assert r.stdout.split() == ["True", str(weighted), "1728"]  # compiled here, every dense kernel swapped

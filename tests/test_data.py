@@ -3,8 +3,8 @@ import gzip
 import numpy as np
 import pytest
 
-from fpgaflow.data import data_dir, load_split, read_idx, to_input
-from fpgaflow.errors import FpgaflowError
+from fpgaflow.core.data import data_dir, load_split, read_idx, to_input
+from fpgaflow.core.errors import FpgaflowError
 
 
 def test_reads_real_mnist(mnist_dir):
@@ -66,3 +66,29 @@ def test_env_var_wins(tmp_path, monkeypatch):
     assert data_dir("rel/dir", tmp_path) == (tmp_path / "rel/dir").resolve()
     with pytest.raises(FpgaflowError, match="FPGAFLOW_DATA"):
         data_dir(None)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8, 10])
+def test_input_honours_input_bits(lenet, bits):
+    """quant.input_bits = n puts the data on the 2^-n grid the model's input quantizer holds
+    (it was pixel/256 whatever n said, off the grid of every n < 8)."""
+    import copy
+
+    import torch
+
+    from fpgaflow.core.data import design_images
+    from fpgaflow.core.spec import Design, validate
+    from fpgaflow.frontends.brevitas.model import build_model
+
+    raw = copy.deepcopy(lenet.spec)
+    raw["quant"]["input_bits"] = bits
+    design = Design("lenet", lenet.dir, validate(raw))
+    x, _ = design_images(design, "test", 200)
+    steps = x * 2.0 ** bits
+    assert np.array_equal(steps, np.floor(steps)) and x.min() >= 0 and x.max() < 1
+    pixels, _ = load_split(data_dir(lenet.spec["dataset"]["path"], lenet.dir), "test")
+    assert np.array_equal(x[:, 0], np.floor(pixels[:200] / 2.0 ** max(0, 8 - bits)) / 2.0 ** min(bits, 8))
+    # the Brevitas input quantizer leaves such data as it is: every backend is fed what it holds
+    quant_input = build_model(design.spec)[0].eval()
+    with torch.no_grad():
+        assert torch.equal(quant_input(torch.from_numpy(x)).value, torch.from_numpy(x))

@@ -6,7 +6,8 @@ import pytest
 import torch
 from conftest import run_cli, small_world
 
-from fpgaflow.distill import build_float_model, kd_loss
+from fpgaflow.frontends.brevitas.float_model import build_float_model
+from fpgaflow.train.distill import kd_loss
 
 
 def test_kd_loss_parts():

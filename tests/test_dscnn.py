@@ -7,8 +7,8 @@ from conftest import run_cli
 
 
 def test_dwconv_layers_are_grouped_convolutions():
-    from fpgaflow.models import build_model
-    from fpgaflow.spec import load_design
+    from fpgaflow.frontends.brevitas.model import build_model
+    from fpgaflow.core.spec import load_design
 
     d = load_design("dscnn")
     assert [l["name"] for l in d.spec["layers"] if "name" in l] == ["conv1", "dw1", "conv2", "dw2", "conv3", "fc1"]

@@ -24,8 +24,8 @@ def qonnx_export(built_finn):
 
 
 def _images(lenet, n):
-    from fpgaflow.data import design_images
-    from fpgaflow.reference import cpu_reference
+    from fpgaflow.core.data import design_images
+    from fpgaflow.verify.references import cpu_reference
 
     x, _ = design_images(lenet, "test", n)
     return x, cpu_reference(lenet)(x)
@@ -98,7 +98,7 @@ def test_floor_thresholds_are_what_makes_finn_exact(lenet, qonnx_export):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    from fpgaflow import finn_transforms as ff
+    from fpgaflow.backends.finn import transforms as ff
 
     x, ref = _images(lenet, 20)
     base = cleanup_model(ModelWrapper(str(qonnx_export)))
@@ -112,8 +112,8 @@ def test_floor_thresholds_are_what_makes_finn_exact(lenet, qonnx_export):
 
 
 def test_higher_target_throughput_folds_wider(lenet, qonnx_export, tmp_path):
-    from fpgaflow.convert_finn import convert
-    from fpgaflow.spec import Design
+    from fpgaflow.backends.finn.build import convert
+    from fpgaflow.core.spec import Design
 
     results = {}
     for fps in (1000, 20000):
@@ -131,7 +131,7 @@ def test_higher_target_throughput_folds_wider(lenet, qonnx_export, tmp_path):
 def _converted_with(lenet, qonnx_export, tmp_path, edit):
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from fpgaflow.convert_finn import convert
+    from fpgaflow.backends.finn.build import convert
 
     model = ModelWrapper(str(qonnx_export))
     edit(model)
@@ -143,7 +143,7 @@ def _converted_with(lenet, qonnx_export, tmp_path, edit):
 def test_round_activation_is_a_clear_error(lenet, qonnx_export, tmp_path):
     from qonnx.util.basic import get_by_name
 
-    from fpgaflow.errors import FpgaflowError
+    from fpgaflow.core.errors import FpgaflowError
 
     def to_round(model):
         node = [n for n in model.graph.node if n.op_type == "Quant" and model.get_initializer(n.input[0]) is None][-1]
@@ -155,7 +155,7 @@ def test_round_activation_is_a_clear_error(lenet, qonnx_export, tmp_path):
 
 
 def test_unmappable_layer_is_named(lenet, qonnx_export, tmp_path):
-    from fpgaflow.errors import FpgaflowError
+    from fpgaflow.core.errors import FpgaflowError
 
     def relu_to_sigmoid(model):  # an activation FINN has no HW layer for
         relu = next(n for n in model.graph.node if n.op_type == "Relu")
@@ -172,7 +172,7 @@ def test_qkeras_design_is_refused_for_finn(tmp_path):
 
 
 def test_finn_estimate_parser_and_bad_files(built_finn, tmp_path):
-    from fpgaflow.errors import FpgaflowError
+    from fpgaflow.core.errors import FpgaflowError
     from fpgaflow.reports import parse
 
     path = built_finn / "lenet" / "finn" / "estimates" / "estimate_layer_resources.json"

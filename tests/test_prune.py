@@ -8,11 +8,11 @@ import pytest
 import torch
 from conftest import run_cli, small_world
 
-from fpgaflow.prune import MagnitudePruner
+from fpgaflow.train.prune import MagnitudePruner
 
 
 def test_schedule_and_exact_sparsity(lenet):
-    from fpgaflow.models import build_model
+    from fpgaflow.frontends.brevitas.model import build_model
 
     torch.manual_seed(0)
     model = build_model(lenet.spec)
@@ -62,7 +62,7 @@ def test_pruned_design_trains_converts_and_is_bit_exact(tmp_path, mnist_dir):
 def _channel_spec(name, sparsity=0.5):
     import copy
 
-    from fpgaflow.spec import load_design
+    from fpgaflow.core.spec import load_design
 
     spec = copy.deepcopy(load_design(name).spec)
     spec["prune"].update(kind="channel", sparsity=sparsity, start=0.1, end=0.6)
@@ -73,10 +73,10 @@ def _channel_spec(name, sparsity=0.5):
 def test_channel_masks_and_compaction_change_no_output_bit(name, mnist_dir):
     """Pruned channels are the lowest-norm ones, stay pruned, and cutting them out (with the
     inputs that read them, and a depthwise layer's copies) leaves every output bit as it was."""
-    from fpgaflow.data import load_split
-    from fpgaflow.models import build_model, load_weights
-    from fpgaflow.prune import ChannelPruner, compact_state
-    from fpgaflow.spec import load_design
+    from fpgaflow.core.data import load_split
+    from fpgaflow.frontends.brevitas.model import build_model, load_weights
+    from fpgaflow.train.prune import ChannelPruner, compact_state
+    from fpgaflow.core.spec import load_design
 
     spec = _channel_spec(name)
     images, _ = load_split(mnist_dir, "test")
@@ -109,8 +109,8 @@ def test_channel_masks_and_compaction_change_no_output_bit(name, mnist_dir):
 
 
 def test_compaction_refuses_weights_that_were_not_channel_pruned(lenet):
-    from fpgaflow.errors import FpgaflowError
-    from fpgaflow.prune import compact_state
+    from fpgaflow.core.errors import FpgaflowError
+    from fpgaflow.train.prune import compact_state
 
     state = torch.load(lenet.weights, weights_only=True)
     with pytest.raises(FpgaflowError, match=r"layer conv1 has 20 live output channels, the design keeps 10: "
@@ -159,10 +159,10 @@ def test_channel_pruned_design_is_narrower_in_both_backends_and_bit_exact(tmp_pa
 
 def test_a_run_stopped_early_is_still_cut_to_the_design_widths(mnist_dir):
     """--max-steps can end training before the schedule does: finish prunes the rest, exactly."""
-    from fpgaflow.data import load_split
-    from fpgaflow.models import build_model
-    from fpgaflow.prune import ChannelPruner
-    from fpgaflow.train import calibrate
+    from fpgaflow.core.data import load_split
+    from fpgaflow.frontends.brevitas.model import build_model
+    from fpgaflow.train.prune import ChannelPruner
+    from fpgaflow.train.loop import calibrate
 
     spec = _channel_spec("lenet")
     images, _ = load_split(mnist_dir, "test")

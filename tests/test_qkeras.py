@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import narrow, run_cli
-from fpgaflow.errors import FpgaflowError
-from fpgaflow.spec import load_design
+from fpgaflow.core.errors import FpgaflowError
+from fpgaflow.core.spec import load_design
 
 N_IMAGES = 200
 
@@ -26,7 +26,7 @@ def test_design_is_keras_with_committed_weights(design):
 
 def test_trained_weights_are_on_power_of_two_grids(design):
     """what the hardware holds: 4-bit weights k/8, biases on the layer's accumulator grid"""
-    from fpgaflow.models_keras import trained_model
+    from fpgaflow.frontends.qkeras.model import trained_model
 
     model = trained_model(design)
     in_frac = {"conv1": 8, "fc1": 4, "fc2": 4}  # fraction bits of each layer's input
@@ -80,14 +80,14 @@ def test_torch_reference_for_a_keras_design_is_a_clear_error():
 
 def test_layer_hls4ml_cannot_convert_is_named(design, tmp_path):
     """an export holding a Keras layer hls4ml has no converter for: the error names that layer"""
-    from fpgaflow.convert_hls4ml import convert
-    from fpgaflow.export_keras import export_keras
-    from fpgaflow.keras_env import setup
+    from fpgaflow.backends.hls4ml.convert import convert
+    from fpgaflow.frontends.qkeras.export import export_keras
+    from fpgaflow.frontends.qkeras.env import setup
 
     keras = setup()
     export_keras(design, tmp_path)
     exported = tmp_path / "lenet_qkeras" / "export" / "model.h5"
-    from fpgaflow.export_keras import load_exported
+    from fpgaflow.frontends.qkeras.export import load_exported
 
     model = load_exported(exported)
     x = keras.layers.GaussianNoise(0.1, name="noise")(model.layers[-1].output)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from fpgaflow.data import load_split, to_input
-from fpgaflow.export import trained_model
-from fpgaflow.models import build_model
-from fpgaflow.quantizers import ActQuant, InputQuant
+from fpgaflow.core.data import load_split, to_input
+from fpgaflow.frontends.brevitas.model import trained_model
+from fpgaflow.frontends.brevitas.model import build_model
+from fpgaflow.frontends.brevitas.quantizers import ActQuant, InputQuant
 
 
 def is_pot(v: float) -> bool:
@@ -64,7 +64,7 @@ def test_qonnx_scales_are_powers_of_two(lenet, tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    from fpgaflow.export import export_qonnx
+    from fpgaflow.frontends.brevitas.export import export_qonnx
 
     path = export_qonnx(lenet, tmp_path)
     graph = onnx.load(path).graph
@@ -94,7 +94,7 @@ def test_float32_reference_is_exact(lenet, model, mnist_dir):
 
 
 def test_model_shape_errors_are_clear(lenet):
-    from fpgaflow.errors import FpgaflowError
+    from fpgaflow.core.errors import FpgaflowError
 
     spec = {**lenet.spec, "layers": lenet.spec["layers"][:-1] + [{"type": "dense", "units": 7, "activation": "none"}]}
     with pytest.raises(FpgaflowError, match=r"expected \(10,\) logits"):

@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from conftest import run_cli
-from fpgaflow.data import load_split, to_input
-from fpgaflow.errors import FpgaflowError
-from fpgaflow.reference import REFERENCES
+from fpgaflow.core.data import load_split, to_input
+from fpgaflow.core.errors import FpgaflowError
+from fpgaflow.verify.references import reference
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where there is no CUDA")
 def test_cuda_reference_without_cuda_is_a_clear_error(lenet):
     with pytest.raises(FpgaflowError, match="no CUDA device here"):
-        REFERENCES["torch-cuda"](lenet)
+        reference("torch-cuda", lenet)
     for ref in ("torch-cuda", "all"):
         r = run_cli("csim", "lenet", "-n", "5", "--reference", ref)
         assert r.returncode == 2 and "no CUDA device here" in r.stderr and "Traceback" not in r.stderr
@@ -24,7 +24,7 @@ def test_cuda_reference_without_cuda_is_a_clear_error(lenet):
 def test_cuda_reference_equals_cpu(lenet, mnist_dir):
     images, _ = load_split(mnist_dir, "test")
     x = to_input(images)
-    assert np.array_equal(REFERENCES["torch-cuda"](lenet)(x), REFERENCES["torch-cpu"](lenet)(x))
+    assert np.array_equal(reference("torch-cuda", lenet)(x), reference("torch-cpu", lenet)(x))
 
 
 @pytest.mark.gpu

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_cli
-from fpgaflow.errors import FpgaflowError
+from fpgaflow.core.errors import FpgaflowError
 from fpgaflow.reports import collect, parse, summary
 from fpgaflow.reports.schema import EMPTY, RESOURCES
 

@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from fpgaflow.errors import FpgaflowError
-from fpgaflow.parts import _table, part_capacity
-from fpgaflow.reuse import choose_reuse, multipliers
+from fpgaflow.core.errors import FpgaflowError
+from fpgaflow.core.parts import _table, part_capacity
+from fpgaflow.backends.hls4ml.reuse import choose_reuse, multipliers
 
 LENET = [("conv1", 25, 20), ("conv2", 500, 50), ("fc1", 800, 500), ("fc2", 500, 10)]
 

@@ -3,8 +3,8 @@ import copy
 import pytest
 import yaml
 
-from fpgaflow.errors import FpgaflowError
-from fpgaflow.spec import list_designs, load_design, load_spec_file, validate
+from fpgaflow.core.errors import FpgaflowError
+from fpgaflow.core.spec import list_designs, load_design, load_spec_file, validate
 
 from conftest import ROOT
 
@@ -71,7 +71,7 @@ def test_pruning_is_for_brevitas_designs():
 
 
 def test_channel_pruning_deploys_narrower_layers():
-    from fpgaflow.spec import deployed
+    from fpgaflow.core.layers import deployed
 
     spec = validate(with_change(("prune",), {"kind": "channel", "sparsity": 0.3}))
     widths = [l.get("filters", l.get("units")) for l in deployed(spec)["layers"] if l["type"] in ("conv", "dense")]
@@ -110,3 +110,22 @@ def test_unknown_design_lists_known():
 def test_design_names_are_not_paths(name):
     with pytest.raises(FpgaflowError, match="invalid design name"):
         load_design(name)
+
+
+def test_layer_types_a_framework_cannot_build_are_refused_at_load():
+    """A depthwise layer in a QKeras design failed halfway through training; now the spec says so."""
+    data = yaml.safe_load((ROOT / "designs/lenet_qkeras/design.yaml").read_text())
+    data["layers"].insert(1, {"type": "dwconv", "kernel": 3, "padding": 1})
+    with pytest.raises(FpgaflowError, match=r"layers\[1\].type: keras designs have no 'dwconv' layer \(supported: conv, "):
+        validate(data)
+
+
+def test_resolved_layers(lenet):
+    from fpgaflow.core.layers import resolve
+
+    layers = resolve(lenet.spec)
+    assert [l.name for l in layers] == ["conv1", "pool1", "conv2", "pool2", "flatten1", "fc1", "fc2"]
+    conv2, fc1 = layers[2], layers[5]
+    assert (conv2.in_shape, conv2.out_shape, conv2.matrix, conv2.evaluations) == ((20, 12, 12), (50, 8, 8), (500, 50), 64)
+    assert (fc1.matrix, fc1.in_bits, fc1.weight_bits, fc1.act_bits, fc1.evaluations) == ((800, 500), 4, 4, 4, 1)
+    assert layers[0].in_bits == 8 and layers[-1].act_bits is None and layers[-1].last and not layers[-1].prunable

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from conftest import ROOT, run_cli
-from fpgaflow.models import build_model
-from fpgaflow.spec import load_design
+from fpgaflow.frontends.brevitas.model import build_model
+from fpgaflow.core.spec import load_design
 
 pytestmark = pytest.mark.slow
 STEPS, B, SEED = 20, 16, 5

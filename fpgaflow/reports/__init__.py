@@ -11,7 +11,7 @@ import fnmatch
 import re
 from pathlib import Path
 
-from ..errors import FpgaflowError
+from ..core.errors import FpgaflowError
 from .estimate import estimate
 from .finn import parse_finn_estimates
 from .hls import parse_cosim_rpt, parse_csynth_rpt, parse_csynth_xml

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import FpgaflowError
+from ..core.errors import FpgaflowError
 from .schema import available, empty, layer, read_json, resources
 
 LAYER_RESOURCES = ("LUT", "DSP", "BRAM_18K", "URAM")

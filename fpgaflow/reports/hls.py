@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..errors import FpgaflowError
+from ..core.errors import FpgaflowError
 from .schema import RESOURCE_ALIASES, empty, layer, number, resources
 
 

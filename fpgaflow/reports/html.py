@@ -79,15 +79,13 @@ def _latency_cell(r: dict, kind: str):
     return f">= {v}" if is_bound(r) and v is not None else v
 
 
-def page(title: str, s: dict, budgets: list[dict] | None = None) -> str:
-    present = [k for k in SOURCES if s.get(k)]
-    avail = next((s[k]["available"] for k in ("implementation", "hls", "estimate") if s.get(k)), {})
+def _charts(s: dict, present: list[str], avail: dict, rows: list[dict]) -> list[str]:
+    """The page's charts: utilisation of the part, per-layer resources and latency, estimate vs report."""
     charts = []
     util = {TITLES[k]: [round(100 * s[k]["resources"][r] / avail[r], 2)
                         if s[k]["resources"][r] is not None and avail.get(r) else None for r in RESOURCES]
             for k in present if k != "cosim"}
     charts.append(bar_chart("Utilisation of the part (% of available)", list(RESOURCES), util, "%", limit=100))
-    rows = layers(s)
     names = [r["label"] for r in rows]
     source = "report" if any(r["report"] for r in rows) else "estimate"
     label = "HLS report" if source == "report" else "estimate"
@@ -108,6 +106,14 @@ def page(title: str, s: dict, budgets: list[dict] | None = None) -> str:
             charts.append(bar_chart("Estimate vs report: latency (cycles, log scale)", [r["label"] for r in both],
                                     {"estimate (lower bound)": [r["estimate"]["latency_cycles"]["best"] for r in both],
                                      "HLS report": [r["report"]["latency_cycles"]["worst"] for r in both]}, log=True))
+    return charts
+
+
+def page(title: str, s: dict, budgets: list[dict] | None = None) -> str:
+    present = [k for k in SOURCES if s.get(k)]
+    avail = next((s[k]["available"] for k in ("implementation", "hls", "estimate") if s.get(k)), {})
+    rows = layers(s)
+    charts = _charts(s, present, avail, rows)
     totals = _table(["", *[TITLES[k] for k in present], "available"],
                     [[res, *[s[k]["resources"][res] for k in present], avail.get(res)] for res in RESOURCES]
                     + [["latency (cycles)", *[_latency_cell(s[k], k) for k in present], None]])

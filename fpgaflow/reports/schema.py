@@ -9,7 +9,7 @@ import copy
 import json
 from pathlib import Path
 
-from ..errors import FpgaflowError
+from ..core.errors import FpgaflowError
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 # names tools use for a resource -> the schema's name
@@ -46,7 +46,7 @@ def empty(source: str, kind: str, tool: str) -> dict:
 
 def available(part: str | None) -> dict:
     """The part's capacity in the schema's keys; all null for no part or one fpgaflow does not know."""
-    from ..parts import part_capacity
+    from ..core.parts import part_capacity
 
     if not part:
         return resources()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import FpgaflowError
+from ..core.errors import FpgaflowError
 from .hls import _tables
 from .schema import empty, number
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import FpgaflowError
+from ..core.errors import FpgaflowError
 from .schema import available, empty, layer, read_json, resources
 
 

@@ -1,0 +1,55 @@
+"""The interface every backend implements: build a project from a design, verify it bit for
+bit against the reference, synthesize it (or say what to run where the tool is), print its
+summary. The CLI, the report and the benchmark read backends only through this."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.errors import FpgaflowError
+
+
+class Backend:
+    name: str = ""
+    title: str = ""               # as users write it (FINN)
+    folder: str = ""              # build/<design>/<folder>
+    manifest: str = ""            # the file that marks a complete build
+    frameworks: tuple[str, ...] = ()
+    page: str = ""                # the report page of a design: build/<design>/<page>
+
+    def project(self, design, build_dir) -> Path:
+        return Path(build_dir) / design.name / self.folder
+
+    def check(self, design) -> None:
+        """Refuse a design this backend cannot take, before anything is written."""
+        if design.framework.name not in self.frameworks:
+            takes = " and ".join(f.capitalize() for f in self.frameworks)
+            raise FpgaflowError(f"the {self.title} backend takes {takes} designs (via QONNX); {design.name} is "
+                                f"{design.framework.name}: use --backend hls4ml")
+
+    def export(self, design, build_dir) -> Path:
+        """The front end's export of the trained design (QONNX or Keras file)."""
+        self.check(design)
+        if not design.weights.exists():
+            raise FpgaflowError(f"{design.weights} not found: train the design first (`fpgaflow train {design.name}`)")
+        exported = design.framework.fn("export")(design, build_dir)
+        print(f"exported {exported}")
+        return exported
+
+    def build(self, design, build_dir, progress: bool = True) -> Path:
+        raise NotImplementedError
+
+    def ensure(self, design, build_dir) -> Path:
+        """The design's project, built first where it is missing."""
+        project = self.project(design, build_dir)
+        return project if (project / self.manifest).is_file() else self.build(design, build_dir)
+
+    def summary(self, project: Path) -> int:
+        """Print what was built (per layer) and return the exit code."""
+        raise NotImplementedError
+
+    def verify(self, design, build_dir, args) -> int:
+        """Compare the built project with the reference; print the result, return the exit code."""
+        raise NotImplementedError
+
+    def synth(self, design, build_dir) -> int:
+        raise NotImplementedError

@@ -1,0 +1,94 @@
+"""The qonnx/FINN Transformations of each FINN step (FINN's builder steps, composed so each
+stage's model is kept), plus fpgaflow's own from transforms.py. Imports are deferred: FINN
+takes seconds to import."""
+from __future__ import annotations
+
+from ...core.errors import FpgaflowError
+
+
+def apply(model, passes, stage: str):
+    """Run transformations in order; a failure names the stage and the transformation."""
+    for t in passes:
+        try:
+            model = model.transform(t)
+        except FpgaflowError:
+            raise
+        except Exception as e:
+            raise FpgaflowError(f"FINN stage '{stage}': {type(t).__name__} failed: {str(e).strip().splitlines()[0]}") \
+                from None
+    return model
+
+
+def minimize_bit_width() -> list:
+    """FINN's weight/accumulator width minimization and threshold rounding (its builder's order)."""
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
+    from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+
+    return [MinimizeWeightBitWidth(), MinimizeAccumulatorWidth(), InferDataTypes(), RoundAndClipThresholds(),
+            InferDataTypes(), MinimizeWeightBitWidth(), InferDataTypes()]
+
+
+def _tidy() -> list:
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import (
+        GiveReadableTensorNames,
+        GiveUniqueNodeNames,
+        RemoveStaticGraphInputs,
+    )
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    return [InferShapes(), FoldConstants(), GiveUniqueNodeNames(), GiveReadableTensorNames(), InferDataTypes(),
+            RemoveStaticGraphInputs()]
+
+
+def finn_onnx_passes() -> list:
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+
+    from . import transforms as ff
+
+    return [ff.FoldBiasQuant(), ff.IntegerInput(), ff.FloorQuantToMultiThreshold(), ff.RejectRoundQuantActs(),
+            ConvertQONNXtoFINN(), *_tidy()]
+
+
+def streamline_passes() -> list:
+    import finn.transformation.streamline.absorb as absorb
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+    from qonnx.transformation.general import RemoveUnusedTensors
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+    from . import transforms as ff
+
+    return [absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
+            MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
+            absorb.AbsorbConsecutiveTransposes(), Streamline(), InferDataLayouts(), RemoveUnusedTensors(),
+            ff.BiasBeforeOutputScale()]
+
+
+def hw_passes() -> list:
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+        InferElementwiseBinaryOperation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+        InferQuantizedMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+    from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from . import transforms as ff
+
+    return [InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(), InferPool(), InferConvInpGen(),
+            RemoveCNVtoFCFlatten(),
+            InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
+            GiveUniqueNodeNamesRecursive(), InferDataLayouts(), InferDataTypes(), InferShapes(),
+            ff.RequireMapped(), *minimize_bit_width()]

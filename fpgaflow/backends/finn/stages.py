@@ -1,0 +1,88 @@
+"""The FINN flow as named steps, each declared once (FINN's builder registers its steps by
+name the same way). A step with `what` is a stage: its model is kept as models/<name>.onnx
+and verification executes it; the manifest, the progress bar and the verifier all read
+STEPS. The transformations each step runs are in passes.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .folding import fold, write_estimates
+from .passes import apply, finn_onnx_passes, hw_passes, streamline_passes
+
+
+@dataclass
+class BuildState:
+    """What the steps hand on: the model so far, and after folding the host graph (parent),
+    the accelerator (dataflow) and FINN's performance estimate."""
+    design: object
+    qonnx_path: Path
+    root: Path                     # the build folder being written (models/, code/, estimates/)
+    model: object = None
+    parent: object = None
+    dataflow: object = None
+    performance: dict = field(default_factory=dict)
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[BuildState, "Step"], None]
+    what: str | None = None        # a verified stage: what its model is
+    integer_input: bool = True     # its model takes the integer pixel (else pixel / 2^n, as Brevitas)
+
+    @property
+    def model_file(self) -> str:
+        return f"models/{self.name}.onnx"
+
+
+def _transform(passes: Callable[[], list]) -> Callable[[BuildState, Step], None]:
+    def run(state: BuildState, step: Step) -> None:
+        state.model = apply(state.model, passes(), step.name)
+        state.model.save(str(state.root / step.model_file))
+    return run
+
+
+def _qonnx(state: BuildState, step: Step) -> None:
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    state.model = cleanup_model(ModelWrapper(str(state.qonnx_path)))
+    state.model.save(str(state.root / step.model_file))
+
+
+def _folded(state: BuildState, step: Step) -> None:
+    """Partition, fold, estimate, generate code; then the flat model of the final layers."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+
+    from .transforms import generic_flat_model
+
+    target = state.design.spec["target"]
+    state.parent, state.dataflow = fold(state.model, state.design, state.models)
+    state.performance = write_estimates(state.dataflow, target["part"], target["clock_ns"], state.root / "estimates")
+    state.dataflow = apply(state.dataflow, [PrepareIP(target["part"], target["clock_ns"])], "codegen")
+    state.dataflow.save(str(state.models / "dataflow.onnx"))
+    generic_flat_model(state.parent, state.dataflow).save(str(state.root / step.model_file))
+
+
+STEPS = [
+    Step("qonnx", _qonnx, "Brevitas' QONNX export as is (qonnx execution; input pixel / 2^n)", integer_input=False),
+    Step("finn_onnx", _transform(finn_onnx_passes),
+         "fpgaflow's fixes + ConvertQONNXtoFINN (integer input, FLOOR thresholds)"),
+    Step("streamlined", _transform(streamline_passes),
+         "streamlined: scales and biases moved into integer thresholds, convs lowered"),
+    Step("hw", _transform(hw_passes),
+         "HW layers (MVAU, Thresholding, SWG, Pool, ElementwiseAdd), bit widths minimized; "
+         "FINN's node-by-node Python execution"),
+    Step("folded", _folded,
+         "the accelerator as generated: HLS/RTL variants folded for the target, final weights, "
+         "thresholds and widths, each layer run as its generic FINN op in Python"),
+]
+# the stages whose models verify executes, in flow order
+STAGES = [s for s in STEPS if s.what]

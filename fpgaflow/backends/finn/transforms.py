@@ -1,0 +1,268 @@
+"""QONNX graph transformations that make FINN's model equal Brevitas' bit for bit.
+
+Each is a qonnx `Transformation` (apply returns the new model and whether to run again), so
+it can be tested alone and composed with FINN's own. They run on the cleaned-up QONNX export,
+before FINN's ConvertQONNXtoFINN.
+"""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+
+from ...core.errors import FpgaflowError
+
+# inputs of these ops that hold a bias (index into node.input)
+_BIAS_INPUT = {"Conv": 2, "Gemm": 2}
+
+
+def _scalar(model, name: str, what: str, node) -> float:
+    value = model.get_initializer(name)
+    if value is None or np.asarray(value).size != 1:
+        raise FpgaflowError(f"FINN backend: {node.op_type} node '{node.name}' needs a constant per-tensor {what}; "
+                            f"use per-tensor quantizers in the design")
+    return float(np.asarray(value).reshape(()))
+
+
+class FoldBiasQuant(Transformation):
+    """Replace each bias Quant by the constant it produces.
+
+    Brevitas exports a bias quantizer's zero-point as a 0-d array, which qonnx's
+    ExtractBiasFromConv cannot reshape. A bias on the accumulator grid (integer x power of two)
+    is exact in float32, so the folded constant is the very value Brevitas adds.
+    """
+
+    def apply(self, model):
+        graph = model.graph
+        for node in list(graph.node):
+            if node.op_type != "Quant" or model.get_initializer(node.input[0]) is None:
+                continue
+            consumers = model.find_consumers(node.output[0]) or []
+            if not consumers or not all(
+                    _BIAS_INPUT.get(c.op_type) is not None and len(c.input) > _BIAS_INPUT[c.op_type]
+                    and c.input[_BIAS_INPUT[c.op_type]] == node.output[0] for c in consumers):
+                continue
+            context = {name: model.get_initializer(name) for name in node.input}
+            context[node.output[0]] = None
+            getCustomOp(node).execute_node(context, graph)
+            model.set_initializer(node.output[0], np.asarray(context[node.output[0]], dtype=np.float32))
+            graph.node.remove(node)
+            return model, True
+        return model, False
+
+
+class FloorQuantToMultiThreshold(Transformation):
+    """Activation Quant nodes with FLOOR rounding -> MultiThreshold on the exact grid points.
+
+    floor(x / s) >= k  <=>  x >= k * s, so thresholds at k * s with FINN's inclusive (>=)
+    comparison reproduce Brevitas' floor quantizer exactly, ties included. FINN's own handler
+    assumes round-half-up (thresholds at (k - 1/2) * s) and would disagree with a FLOOR
+    quantizer on every input between the two. A Relu in front is dropped when the grid
+    starts at 0: relu(x) >= k * s  <=>  x >= k * s for k >= 1.
+    """
+
+    def apply(self, model):
+        graph = model.graph
+        for index, node in enumerate(graph.node):
+            if node.op_type != "Quant" or model.get_initializer(node.input[0]) is not None:
+                continue
+            inst = getCustomOp(node)
+            if inst.get_nodeattr("rounding_mode").upper() != "FLOOR":
+                continue
+            scale = _scalar(model, node.input[1], "scale", node)
+            zero_point = _scalar(model, node.input[2], "zero-point", node)
+            bits = _scalar(model, node.input[3], "bit width", node)
+            if zero_point != 0 or bits != int(bits):
+                raise FpgaflowError(f"FINN backend: Quant node '{node.name}' has zero-point {zero_point} and "
+                                    f"bit width {bits}; FINN needs zero-point 0 and an integer bit width")
+            bits = int(bits)
+            signed, narrow = bool(inst.get_nodeattr("signed")), bool(inst.get_nodeattr("narrow"))
+            low = -(2 ** (bits - 1)) + int(narrow) if signed else 0
+            high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - int(narrow)
+            thresholds = (np.arange(low + 1, high + 1, dtype=np.float64) * scale).astype(np.float32)[None, :]
+
+            source = node.input[0]
+            producer = model.find_producer(source)
+            drop_relu = (producer is not None and producer.op_type == "Relu" and low >= 0
+                         and len(model.find_consumers(source)) == 1)
+            if drop_relu:
+                source = producer.input[0]
+            dtype = DataType[f"{'INT' if signed else 'UINT'}{bits}"]
+            thresh_name = model.make_new_valueinfo_name()
+            model.set_initializer(thresh_name, thresholds)
+            counted = model.make_new_valueinfo_name()
+            shape = model.get_tensor_shape(node.output[0])
+            graph.value_info.append(helper.make_tensor_value_info(counted, TensorProto.FLOAT, shape))
+            threshold = helper.make_node("MultiThreshold", [source, thresh_name], [counted],
+                                         domain="qonnx.custom_op.general", out_dtype=dtype.name,
+                                         out_bias=float(low), name=f"{node.name}_floor")
+            scale_name = model.make_new_valueinfo_name()
+            model.set_initializer(scale_name, np.asarray(scale, dtype=np.float32))
+            rescale = helper.make_node("Mul", [counted, scale_name], [node.output[0]], name=f"{node.name}_scale")
+            graph.node.insert(index, rescale)
+            graph.node.insert(index, threshold)
+            graph.node.remove(node)
+            if drop_relu:
+                graph.node.remove(producer)
+            model.set_tensor_datatype(counted, dtype)
+            return model, True
+        return model, False
+
+
+class RejectRoundQuantActs(Transformation):
+    """Fail clearly on activation quantizers FINN cannot reproduce exactly.
+
+    ROUND in QONNX is half to even; FINN's thresholds send ties up. With fixed-point
+    accumulators ties are common, so such a model would not be bit-exact.
+    """
+
+    def apply(self, model):
+        for node in model.graph.node:
+            if node.op_type == "Quant" and model.get_initializer(node.input[0]) is None:
+                mode = getCustomOp(node).get_nodeattr("rounding_mode").upper()
+                if mode != "FLOOR":
+                    raise FpgaflowError(
+                        f"FINN backend: activation quantizer '{node.name}' rounds with {mode}; FINN's thresholds "
+                        f"reproduce FLOOR exactly but not half-to-even ties. Use fpgaflow's ActQuant (FLOOR).")
+        return model, False
+
+
+class IntegerInput(Transformation):
+    """Make the accelerator take integers: the input Quant becomes a UINTn/INTn graph input
+    followed by a Mul with its power-of-two scale, which streamlining absorbs into the first
+    thresholds. Without this the input grid costs a 2^n - 1 threshold layer in hardware.
+
+    Only valid when the data fed is already on the input grid (fpgaflow feeds pixel / 2^n
+    to Brevitas, i.e. the integer pixel here), so the removed Quant was an identity.
+    """
+
+    def apply(self, model):
+        graph = model.graph
+        source = graph.input[0].name
+        consumers = model.find_consumers(source) or []
+        if len(consumers) != 1 or consumers[0].op_type != "Quant":
+            return model, False
+        node = consumers[0]
+        inst = getCustomOp(node)
+        scale = _scalar(model, node.input[1], "scale", node)
+        zero_point = _scalar(model, node.input[2], "zero-point", node)
+        bits = _scalar(model, node.input[3], "bit width", node)
+        if zero_point != 0 or bits != int(bits) or inst.get_nodeattr("narrow"):
+            return model, False
+        dtype = DataType[f"{'INT' if inst.get_nodeattr('signed') else 'UINT'}{int(bits)}"]
+        scale_name = model.make_new_valueinfo_name()
+        model.set_initializer(scale_name, np.asarray(scale, dtype=np.float32))
+        index = list(graph.node).index(node)
+        graph.node.insert(index, helper.make_node("Mul", [source, scale_name], [node.output[0]],
+                                                  name=f"{node.name}_input_scale"))
+        graph.node.remove(node)
+        model.set_tensor_datatype(source, dtype)
+        return model, False
+
+
+class BiasBeforeOutputScale(Transformation):
+    """Mul(x, s) -> Add(., b) at the graph output becomes Add(x, b / s) -> Mul(., s).
+
+    With the bias on the accumulator grid, b / s is an integer: the accelerator then adds
+    the bias in integers and only the output's power-of-two scale stays on the host.
+    """
+
+    def apply(self, model):
+        graph = model.graph
+        for add in graph.node:
+            if add.op_type != "Add" or add.output[0] != graph.output[0].name:
+                continue
+            mul = model.find_producer(add.input[0])
+            bias = model.get_initializer(add.input[1])
+            if mul is None or mul.op_type != "Mul" or bias is None or len(model.find_consumers(mul.output[0])) != 1:
+                continue
+            scale = model.get_initializer(mul.input[1])
+            if scale is None or np.asarray(scale).size != 1:
+                continue
+            integer_bias = bias / np.float32(np.asarray(scale).reshape(()))
+            if not np.array_equal(integer_bias, np.round(integer_bias)):
+                raise FpgaflowError("FINN backend: the output bias is not on the accumulator grid; quantize the last "
+                                    "layer's bias with fpgaflow's BiasQuant (input scale x weight scale)")
+            model.set_initializer(add.input[1], integer_bias.astype(np.float32))
+            x, product, out = mul.input[0], mul.output[0], add.output[0]
+            add.input[0], add.output[0] = x, product
+            mul.input[0], mul.output[0] = product, out
+            index_mul = list(graph.node).index(mul)
+            graph.node.remove(add)
+            graph.node.insert(index_mul, add)
+            return model, False
+        return model, False
+
+
+# what may stay on the host: layout changes before the accelerator, the output's scale after it
+HOST_BEFORE = {"Transpose", "Reshape"}
+HOST_AFTER = {"Mul"}
+HINTS = {
+    "Add": "a float bias is left: quantize biases on the accumulator grid (fpgaflow's BiasQuant)",
+    "Mul": "a float scale is left inside the network: use power-of-two (fixed-point) quantizers",
+    "MultiThreshold": "an activation FINN cannot turn into a Thresholding layer",
+    "Sigmoid": "use ReLU activations (activation: relu) for the FINN backend",
+    "Tanh": "use ReLU activations (activation: relu) for the FINN backend",
+    "Softmax": "leave softmax out of the network: the compared output is the logits",
+}
+
+
+class RequireMapped(Transformation):
+    """Every node between input and output must have become a FINN HW layer.
+
+    FINN itself leaves unmapped nodes at either end on the host and warns; here the whole
+    network must be on the FPGA, so anything else is an error naming the node.
+    """
+
+    def apply(self, model):
+        nodes = list(model.graph.node)
+        hw = [i for i, n in enumerate(nodes) if n.domain.startswith("finn.custom_op.fpgadataflow")]
+        if not hw:
+            raise FpgaflowError("FINN backend: no layer became a FINN HW layer")
+        bad = [n for i, n in enumerate(nodes) if not (
+            i in hw or (i < hw[0] and n.op_type in HOST_BEFORE) or (i > hw[-1] and n.op_type in HOST_AFTER))]
+        if bad:
+            # a layout op is stranded by whatever broke the stream, so name a computing node first
+            first = next((n for n in bad if n.op_type not in HOST_BEFORE), bad[0])
+            hint = HINTS.get(first.op_type, "this operation has no FINN HW layer; change the design's layers")
+            others = f" (also unmapped: {', '.join(n.name for n in bad if n is not first)})" if len(bad) > 1 else ""
+            raise FpgaflowError(f"FINN backend: node '{first.name}' ({first.op_type}) cannot be mapped to a FINN HW "
+                                f"layer: {hint}{others}")
+        return model, False
+
+
+def generic_flat_model(parent, dataflow):
+    """The host graph with the accelerator's layers inlined as their generic FINN ops.
+
+    FINN executes HLS/RTL variants only in cppsim (Vitis HLS libraries) or rtlsim (Vivado);
+    their generic parents execute in Python with the same attributes, i.e. the final weights,
+    thresholds, data types and folding that code generation used. The partition's tensor
+    names are the host graph's, so the layers drop in where the partition node was.
+    """
+    import copy
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    flat = ModelWrapper(copy.deepcopy(parent.model))
+    graph = flat.graph
+    (index, sdp), = [(i, n) for i, n in enumerate(graph.node) if n.op_type == "StreamingDataflowPartition"]
+    graph.node.remove(sdp)
+    for offset, node in enumerate(dataflow.graph.node):
+        node = copy.deepcopy(node)
+        for suffix in ("_hls", "_rtl"):
+            if node.op_type.endswith(suffix):
+                node.op_type = node.op_type[: -len(suffix)]
+        node.domain = "finn.custom_op.fpgadataflow"
+        graph.node.insert(index + offset, node)
+    def merge(ours, theirs, key):
+        known = {key(x) for x in ours}
+        ours.extend(copy.deepcopy(x) for x in theirs if key(x) not in known)
+
+    boundary = {v.name for v in (*graph.input, *graph.output)}
+    merge(graph.initializer, dataflow.graph.initializer, lambda x: x.name)
+    merge(graph.value_info, [v for v in (*dataflow.graph.value_info, *dataflow.graph.input, *dataflow.graph.output)
+                             if v.name not in boundary], lambda x: x.name)
+    merge(graph.quantization_annotation, dataflow.graph.quantization_annotation, lambda x: x.tensor_name)
+    return flat

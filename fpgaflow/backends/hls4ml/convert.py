@@ -1,0 +1,268 @@
+"""Exported model -> hls4ml: a complete Vitis/Vivado HLS project in build/<design>/hls4ml/.
+
+One front end per framework reads the export stage's artefact: QONNX (Brevitas), prepared
+by a list of qonnx transformations (each small and testable) for hls4ml's ONNX front end,
+or the Keras file (QKeras) for hls4ml's Keras front end. Both use per-layer 'auto'
+precisions (hls4ml infers exact accumulator widths from the quantizers) and the reuse
+factors of backends.hls4ml.reuse. The project is written
+into a temporary folder and renamed into place only when complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+from ...core.atomic import atomic_dir
+from ...core.data import design_images
+from ...core.errors import FpgaflowError
+from ...core.layers import weighted
+from ...core.parts import part_capacity
+from ...core.spec import Design
+from ...core.vectors import write_dat
+from .reuse import choose_reuse, multipliers
+
+PREPARED_NAME = "model.hls4ml.onnx"
+MANIFEST = "fpgaflow.json"
+
+
+def _cleanup(model):
+    from qonnx.util.cleanup import cleanup_model
+
+    return cleanup_model(model)
+
+
+def _channels_last(model):
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+
+    return model.transform(ConvertToChannelsLastAndClean())
+
+
+def _gemm_to_matmul(model):
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+
+    return model.transform(GemmToMatMul())
+
+
+# hls4ml's ONNX front end expects channels-last tensors and MatMul+Add instead of Gemm
+PREPARE_FOR_HLS4ML = (_cleanup, _channels_last, _gemm_to_matmul, _cleanup)
+
+
+def prepare(qonnx_path: Path):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = ModelWrapper(str(qonnx_path))
+    for step in PREPARE_FOR_HLS4ML:
+        model = step(model)
+    return model
+
+
+class QonnxFront:
+    """Brevitas designs: the QONNX export, prepared for hls4ml's ONNX front end. hls4ml's
+    'auto' precisions take every width from the Quant nodes, the input's included."""
+
+    weighted = ("Conv", "MatMul")  # hls4ml layer classes holding a weight matrix
+
+    def __init__(self, design: Design, export_dir: Path):
+        from ...frontends.brevitas.export import QONNX_NAME
+
+        path = export_dir / QONNX_NAME
+        if not path.is_file():
+            raise FpgaflowError(f"{path} not found: export the design first (`fpgaflow hls {design.name}` does)")
+        self.model = prepare(path)
+
+    def parse(self, backend: str) -> tuple[list[dict], dict]:
+        import hls4ml
+
+        hls_layers, _, _ = hls4ml.converters.parse_onnx_model(self.model.model)
+        return hls_layers, hls4ml.utils.config_from_onnx_model(self.model.model, granularity="name", backend=backend)
+
+    def convert(self, **kwargs):
+        import hls4ml
+
+        return hls4ml.converters.convert_from_onnx_model(self.model.model, **kwargs)
+
+    def save(self, folder: Path) -> None:
+        self.model.save(str(folder / PREPARED_NAME))
+
+
+class KerasFront:
+    """QKeras designs: the exported Keras model through hls4ml's Keras front end, precisions
+    from the quantizers; the input (no quantizer layer) is declared ap_ufixed<input_bits,0>."""
+
+    weighted = ("QConv2D", "QDense", "Conv2D", "Dense")
+
+    def __init__(self, design: Design, export_dir: Path):
+        from ...frontends.qkeras.export import KERAS_NAME, load_exported
+
+        path = export_dir / KERAS_NAME
+        if not path.is_file():
+            raise FpgaflowError(f"{path} not found: export the design first (`fpgaflow hls {design.name}` does)")
+        self.model = load_exported(path)
+        self.input_bits = design.spec["quant"]["input_bits"]
+
+    def parse(self, backend: str) -> tuple[list[dict], dict]:
+        import hls4ml
+
+        supported = set(hls4ml.converters.get_supported_keras_layers())
+        for layer in self.model.layers:
+            kind = type(layer).__name__
+            if kind not in supported:
+                raise FpgaflowError(f"layer '{layer.name}' ({kind}) is not supported by hls4ml's Keras front end")
+        config = hls4ml.utils.config_from_keras_model(self.model, granularity="name", backend=backend)
+        config["LayerName"][self.model.layers[0].name]["Precision"]["result"] = f"ufixed<{self.input_bits},0>"
+        return [{"name": l.name, "class_name": type(l).__name__} for l in self.model.layers], config
+
+    def convert(self, **kwargs):
+        import hls4ml
+
+        return hls4ml.converters.convert_from_keras_model(self.model, **kwargs)
+
+    def save(self, folder: Path) -> None:
+        pass  # the Keras file in export/ is the model; hls4ml reads it as is
+
+
+def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFront.weighted) -> list[dict]:
+    """Pair the design's weighted layers (as deployed) with hls4ml's weighted layers, in order."""
+    ours = weighted(spec)
+    theirs = [l for l in hls_layers if l["class_name"] in weighted_classes]
+    if len(ours) != len(theirs):
+        raise FpgaflowError(f"hls4ml sees {len(theirs)} weighted layers, the design has {len(ours)}")
+    return [{"name": l.name, "hls4ml": h["name"], "n_in": l.matrix[0], "n_out": l.matrix[1], "weight_bits": l.weight_bits,
+             "evaluations": l.evaluations} for l, h in zip(ours, theirs)]
+
+
+def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
+    """Write build/<design>/hls4ml from the design's export in build/<design>/export/."""
+    spec, opts = design.spec, design.spec["hls4ml"]
+    build = Path(build_root) / design.name
+    front = design.framework.fn("hls4ml_front")(design, build / "export")
+    export_info = json.loads((build / "export" / "export.json").read_text())
+    capacity = part_capacity(spec["target"]["part"])
+    layers, config = _configure(design, front, capacity["DSP"])
+    x, _ = design_images(design, "test", opts["tb_images"])
+    y = reference_fn(x)
+
+    final = build / "hls4ml"
+    with atomic_dir(final) as tmp:
+        tb_in, tb_out = tmp / "tb_input.dat", tmp / "tb_output.dat"
+        write_dat(tb_in, x.transpose(0, 2, 3, 1).reshape(len(x), -1))  # channels last, as the HLS input
+        write_dat(tb_out, y)
+        front.save(tmp)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                hls_model = front.convert(
+                    output_dir=str(tmp), project_name=opts["project_name"], io_type=opts["io_type"],
+                    backend=opts["backend"], hls_config=config, part=spec["target"]["part"],
+                    clock_period=spec["target"]["clock_ns"], input_data_tb=str(tb_in), output_data_tb=str(tb_out))
+                hls_model.config.trace_output = True  # what hls4ml's own trace() sets
+                hls_model.write()
+        except Exception as e:
+            raise FpgaflowError(f"hls4ml conversion of {design.name} failed: {e}") from None
+        tb_in.unlink()
+        tb_out.unlink()
+        _check_written(hls_model, layers, opts["strategy"])
+        _retarget_paths(tmp, final)
+        manifest = _manifest(design, hls_model, layers, capacity["DSP"], len(x), export_info["weights_sha256"])
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return final
+
+
+def _configure(design: Design, front, dsp: int) -> tuple[list[dict], dict]:
+    """hls4ml's per-layer config for the design: strategy, reuse factors (reuse.py's
+    rule within the part's DSPs), trace hooks; and the weighted layers with their choices."""
+    import hls4ml
+
+    opts = design.spec["hls4ml"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_layers, config = front.parse(opts["backend"])
+    except Exception as e:  # hls4ml raises bare Exception for unsupported layers
+        raise FpgaflowError(f"hls4ml cannot convert {design.name}: {e}") from None
+    layers = weighted_layers(design.spec, hls_layers, front.weighted)
+    backend = hls4ml.backends.get_backend(opts["backend"])
+    reuse = choose_reuse([(l["name"], l["n_in"], l["n_out"]) for l in layers], dsp,
+                         opts["reuse_factor"], backend._validate_reuse_factor)
+    config["Model"]["Strategy"] = opts["strategy"]
+    # trace hooks sit under #ifndef __SYNTHESIS__ and return at once unless enabled, so the
+    # synthesized design is unchanged; triage uses them to find the first differing layer
+    for layer_cfg in config["LayerName"].values():
+        layer_cfg["Trace"] = True
+    for l in layers:
+        l["reuse_factor"] = reuse[l["name"]]
+        l["multipliers"] = multipliers(l["n_in"], l["n_out"], l["reuse_factor"])
+        layer_cfg = config["LayerName"][l["hls4ml"]]
+        layer_cfg["ReuseFactor"] = l["reuse_factor"]
+        layer_cfg["Strategy"] = opts["strategy"]
+    return layers, config
+
+
+def _check_written(hls_model, layers: list[dict], strategy: str) -> None:
+    """hls4ml kept every reuse factor asked for; count the zero weights of what it wrote."""
+    by_name = {h.name: h for h in hls_model.get_layers()}
+    for l in layers:
+        # hls4ml renames MatMul+Add to Dense_...: match on the original name as a suffix
+        # (only layers holding weights: a padded conv gains a zero-padding layer of a similar name)
+        got = [h for k, h in by_name.items() if (k == l["hls4ml"] or k.endswith("_" + l["hls4ml"]))
+               and "weight" in h.weights]
+        if got and got[0].get_attr("reuse_factor") != l["reuse_factor"]:
+            raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {got[0].get_attr('reuse_factor')}")
+        if got:
+            _count_zeros(l, got[0], strategy)
+
+
+def _manifest(design: Design, hls_model, layers: list[dict], dsp: int, tb_images: int, weights_sha256: str) -> dict:
+    import hls4ml
+
+    spec, opts = design.spec, design.spec["hls4ml"]
+    traced = [{"name": l.name, "class": l.class_name, "activation": l.get_attr("activation"),
+               "shape": list(l.get_output_variable().shape), "type": l.get_output_variable().type.name,
+               "precision": str(l.get_output_variable().type.precision)}
+              for l in hls_model.get_layers() if l.get_attr("function_cpp") and l.get_attr("trace")]
+    return {
+        "design": design.name,
+        "backend": "hls4ml",
+        "hls4ml_version": hls4ml.__version__,
+        "hls4ml_backend": opts["backend"],
+        "project_name": opts["project_name"],
+        "io_type": opts["io_type"],
+        "strategy": opts["strategy"],
+        "part": spec["target"]["part"],
+        "clock_ns": spec["target"]["clock_ns"],
+        "part_dsp": dsp,
+        "input_shape_hwc": [spec["dataset"]["input_shape"][i] for i in (1, 2, 0)],
+        "n_outputs": spec["dataset"]["num_classes"],
+        "layers": layers,
+        "total_multipliers": sum(l["multipliers"] for l in layers),
+        "tb_images": int(tb_images),
+        "traced_layers": traced,
+        "weights_sha256": weights_sha256,
+    }
+
+
+def _count_zeros(layer: dict, hls_layer, strategy: str) -> None:
+    """The multiplications the generated project performs: hls4ml counts a layer's zero weights
+    (n_zeros in parameters.h). With the Latency strategy the weights are constants in unrolled
+    code, HLS drops products by zero and hls4ml caps the multipliers at ceil(n/R) - n_zeros/R;
+    with Resource they sit in a memory and every slot still costs its multiplier."""
+    n = layer["n_in"] * layer["n_out"]
+    zeros = int(hls_layer.get_weights("weight").nzeros)
+    layer["zero_weights"] = zeros
+    layer["multiplications"] = (n - zeros) * layer.get("evaluations", 1)
+    if strategy == "Latency":
+        layer["multipliers"] = multipliers(layer["n_in"], layer["n_out"], layer["reuse_factor"]) - zeros // layer["reuse_factor"]
+
+
+def _retarget_paths(tmp: Path, final: Path) -> None:
+    """hls4ml records its output folder in the config; point it at the final location."""
+    cfg = tmp / "hls4ml_config.yml"
+    if cfg.exists():
+        cfg.write_text(cfg.read_text().replace(str(tmp), str(final.resolve())))
+
+
+def read_manifest(project: Path) -> dict:
+    path = Path(project) / MANIFEST
+    if not path.is_file():
+        raise FpgaflowError(f"no complete hls4ml project at {project} (run `fpgaflow hls <design>` first)")
+    return json.loads(path.read_text())

@@ -1,0 +1,96 @@
+"""Standard IDX files (the MNIST format), gzip or raw, from a directory the user names.
+
+The directory comes from FPGAFLOW_DATA (it wins) or the design file's dataset.path.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FpgaflowError
+
+# IDX type byte -> numpy dtype (big-endian as the format stores it)
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+SPLITS = {"train": "train", "test": "t10k"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file; any malformation is an error naming the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise FpgaflowError(f"data file not found: {path}") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise FpgaflowError(f"corrupt data file {path}: {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise FpgaflowError(f"corrupt data file {path}: not an IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise FpgaflowError(f"corrupt data file {path}: truncated header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise FpgaflowError(f"corrupt data file {path}: {len(raw)} bytes, header says {expected}")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def data_dir(spec_path: str | None, design_dir: Path | None = None) -> Path:
+    env = os.environ.get("FPGAFLOW_DATA")
+    if env:
+        return Path(env).expanduser()
+    if not spec_path:
+        raise FpgaflowError("no data directory: set FPGAFLOW_DATA or dataset.path in the design file")
+    p = Path(spec_path).expanduser()
+    # a relative dataset.path is relative to the design's folder, so it works from any cwd
+    return p if p.is_absolute() or design_dir is None else (design_dir / p).resolve()
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for name in (f"{stem}.gz", stem):
+        if (directory / name).exists():
+            return directory / name
+    raise FpgaflowError(f"data file not found: {directory / (stem + '.gz')} (nor uncompressed); "
+                        f"set FPGAFLOW_DATA to the folder holding the IDX files")
+
+
+def load_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [N, H, W], labels int64 [N]) of 'train' or 'test'."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FpgaflowError(f"data directory not found: {directory} (set FPGAFLOW_DATA)")
+    prefix = SPLITS[split]
+    images = read_idx(_find(directory, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_find(directory, f"{prefix}-labels-idx1-ubyte"))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise FpgaflowError(f"{directory}: {split} images {images.shape} and labels {labels.shape} do not match")
+    return images, labels.astype(np.int64)
+
+
+def to_input(images: np.ndarray, bits: int = 8) -> np.ndarray:
+    """uint8 pixels -> float32 NCHW on the model's input grid (quant.input_bits = n: steps of
+    2^-n). With n = 8 that is pixel/256; fewer bits keep the top n bits of the pixel (what the
+    input quantizer's floor does), so every backend is fed values it holds exactly; more bits
+    hold pixel/256 as it is. Exact in float32."""
+    x = images.astype(np.float32) / 256.0
+    if bits < 8:
+        x = np.floor(x * 2.0 ** bits) / np.float32(2.0 ** bits)
+    return x.astype(np.float32)[:, None, :, :]
+
+
+def design_images(design, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The first n images of a design's split (all for None) as model input, with their labels."""
+    images, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), split)
+    if n is not None:
+        if n < 1:
+            raise FpgaflowError(f"N={n}: need at least one image")
+        images, labels = images[:n], labels[:n]
+    return to_input(images, design.spec["quant"]["input_bits"]), labels

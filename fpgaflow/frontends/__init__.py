@@ -1,0 +1,55 @@
+"""Front ends: which code builds, trains, exports, runs and traces a design of each framework.
+
+A design's `framework:` key picks one entry of FRAMEWORKS. Entries name their functions as
+"module:function" so that a command never imports a framework it does not use (TensorFlow
+and torch each take seconds to import). Everything after export (the backends, verification,
+reports) is shared.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+
+from ..core.errors import FpgaflowError
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str
+    weights_file: str            # trained weights in the design folder
+    layer_types: tuple[str, ...]  # the spec's layer types its model builder takes
+    references: tuple[str, ...]  # reference inferences; the first (CPU) is the default
+    train: str                   # (design, out_dir, epochs, checkpoint_dir, progress) -> metrics
+    export: str                  # (design, build_root) -> the exported model artefact
+    trained_model: str           # (design, weights=None) -> the trained model, ready to run
+    hls4ml_front: str            # hls4ml front end reading that artefact
+    trace: str                   # (design, x1 NCHW) -> the model's stages on one image, for triage
+    scaled_training: bool        # distributed, accumulated, mixed-precision training; pruning; distillation
+
+    def fn(self, attr: str):
+        module, _, name = getattr(self, attr).partition(":")
+        return getattr(import_module(module), name)
+
+
+FRAMEWORKS = {
+    "brevitas": Framework(
+        name="brevitas", weights_file="weights.pt", layer_types=("conv", "dwconv", "maxpool", "flatten", "dense"),
+        references=("torch-cpu", "torch-cuda"),
+        train="fpgaflow.train.loop:train", export="fpgaflow.frontends.brevitas.export:export_qonnx",
+        trained_model="fpgaflow.frontends.brevitas.model:trained_model",
+        hls4ml_front="fpgaflow.backends.hls4ml.convert:QonnxFront",
+        trace="fpgaflow.frontends.brevitas.trace:trace", scaled_training=True),
+    "keras": Framework(
+        name="keras", weights_file="weights.h5", layer_types=("conv", "maxpool", "flatten", "dense"),
+        references=("tf-cpu", "tf-cuda"),
+        train="fpgaflow.train.qkeras:train", export="fpgaflow.frontends.qkeras.export:export_keras",
+        trained_model="fpgaflow.frontends.qkeras.model:trained_model",
+        hls4ml_front="fpgaflow.backends.hls4ml.convert:KerasFront",
+        trace="fpgaflow.frontends.qkeras.trace:trace", scaled_training=False),
+}
+
+
+def framework(name: str) -> Framework:
+    if name not in FRAMEWORKS:
+        raise FpgaflowError(f"framework: unknown framework '{name}' (known: {', '.join(FRAMEWORKS)})")
+    return FRAMEWORKS[name]

@@ -1,0 +1,47 @@
+"""Each stage of the Brevitas model on one image, in the hardware's grid, for triage."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...core.spec import Design
+from ...verify.triage import labelled
+
+# Brevitas module class -> the stage kind it is matched on with the hls4ml layers
+TORCH_KINDS = {"QuantIdentity": "act", "QuantReLU": "act", "QuantConv2d": "conv", "QuantLinear": "dense",
+               "MaxPool2d": "pool"}
+
+
+def _quant_type(t) -> str:
+    import torch
+
+    scale, bits = getattr(t, "scale", None), getattr(t, "bit_width", None)
+    if scale is None or bits is None or torch.as_tensor(scale).numel() != 1:
+        return "float32"
+    exp = math.log2(float(scale))
+    bits = int(float(bits))
+    signed = bool(getattr(t, "signed", True))
+    kind = "ap_fixed" if signed else "ap_ufixed"
+    return f"{kind}<{bits},{bits + int(exp)}>" if exp == int(exp) else f"{bits}-bit x {float(scale)}"
+
+
+def trace(design: Design, x1: np.ndarray) -> list[dict]:
+    """Each stage of the Brevitas model on one image (1, C, H, W)."""
+    import torch
+
+    from .model import trained_model
+
+    model = trained_model(design)
+    stages, value = [], torch.from_numpy(x1)
+    with torch.no_grad():
+        for module in model:
+            value = module(value)
+            kind = TORCH_KINDS.get(type(module).__name__)
+            if kind is None:
+                continue
+            arr = (value.value if hasattr(value, "value") else value).numpy()
+            if arr.ndim == 4:
+                arr = arr.transpose(0, 2, 3, 1)
+            stages.append({"kind": kind, "values": arr.reshape(-1).astype(np.float64), "type": _quant_type(value)})
+    return labelled(design, stages)

@@ -1,0 +1,77 @@
+"""`fpgaflow report`: resolve designs and paths, collect their reports, print and write the review."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..backends import DEFAULT, get_backend
+from ..core.atomic import atomic_write_text
+from ..core.errors import FpgaflowError
+from ..core.spec import NAME_RE, designs_root, list_designs, load_design
+from . import PARSERS, collect, summary
+from .html import page
+from .render import budget_failure, budget_table, compare_table, console, layer_table, summary_table
+from .review import check_budgets, compare
+
+
+def resolve(target: str, build_dir: Path, backend: str = DEFAULT):
+    """(label, folder or file, design or None). A design is built first where its project is missing."""
+    b = get_backend(backend)
+    if NAME_RE.match(target) and (designs_root() / target / "design.yaml").is_file():
+        design = load_design(target)
+        project = b.ensure(design, build_dir)
+        return (design.name if backend == DEFAULT else f"{design.name} ({backend})"), project, design
+    path = Path(target)
+    if not path.exists():
+        hint = f" (designs: {', '.join(list_designs())})" if NAME_RE.match(target) else ""
+        raise FpgaflowError(f"{target}: neither a design nor an existing file or folder{hint}")
+    # a design's build folder (build/<design>) holds one project per backend: take the one asked for
+    if path.is_dir() and (path / b.folder / b.manifest).is_file():
+        return str(path), path / b.folder, None
+    return str(path), path, None
+
+
+def run_report(args) -> int:
+    build_dir = Path(args.build_dir)
+    backend = getattr(args, "backend", DEFAULT)
+    resolved = [resolve(t, build_dir, backend) for t in args.targets]
+    collected = [(label, collect(path), design) for label, path, design in resolved]
+    for label, reports, _ in collected:
+        if not reports:
+            raise FpgaflowError(f"{label}: no reports found (known: {', '.join(p for p, _ in PARSERS)})")
+    out = console()
+    if args.compare:
+        if len(collected) != 2:
+            raise FpgaflowError(f"--compare takes two builds, got {len(collected)}")
+        c = compare(summary(collected[0][1]), summary(collected[1][1]))
+        if args.json:
+            print(json.dumps(c, indent=2))
+        else:
+            out.print(compare_table(c))
+        return 0
+
+    failed = False
+    for label, reports, design in collected:
+        s = summary(reports)
+        budgets = check_budgets(s, design.spec["budget"]) if design else []
+        failed |= any(b["status"] == "fail" for b in budgets)
+        data = {"reports": reports, "summary": {k: v and v["source"] for k, v in s.items()}, "budgets": budgets}
+        if args.json:
+            print(json.dumps(data, indent=2))
+        else:
+            out.print(summary_table(label, s))
+            out.print(layer_table(label, s))
+            if budgets:
+                out.print(budget_table(budgets))
+        html_path = Path(args.html) if args.html else (build_dir / design.name / get_backend(backend).page
+                                                       if design else None)
+        if html_path is not None:
+            atomic_write_text(html_path, page(f"fpgaflow report: {label}", s, budgets))
+            if design:
+                atomic_write_text(html_path.with_suffix(".json"), json.dumps(data, indent=2) + "\n")
+            if not args.json:
+                out.print(f"wrote {html_path}")
+        for b in budgets:
+            if b["status"] == "fail":
+                out.print(budget_failure(label, b))
+    return 1 if failed else 0
