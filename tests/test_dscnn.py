@@ -30,3 +30,20 @@ def test_dscnn_hls4ml_depthwise_is_bit_exact(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     v = json.loads((project / "verify.json").read_text())
     assert (v["n"], v["exact"], v["mismatches"]) == (200, 200, 0)
+
+
+@pytest.mark.slow
+def test_dscnn_finn_depthwise_layers_are_vvaus_and_bit_exact(tmp_path):
+    """The depthwise convolutions become FINN VVAUs (they were left unmapped, and the FINN
+    backend refused dscnn); every stage stays bit-exact with Brevitas."""
+    r = run_cli("hls", "dscnn", "--backend", "finn", "--no-progress", build=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    folder = tmp_path / "dscnn" / "finn"
+    manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
+    kinds = [l["op_type"] for l in manifest["layers"]]
+    assert sum(k.startswith("VVAU") for k in kinds) == 2 and sum(k.startswith("FMPadding") for k in kinds) == 3
+    r = run_cli("csim", "dscnn", "--backend", "finn", "-n", "30", "--no-progress", build=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    v = json.loads((folder / "verify.json").read_text())
+    assert [(s["stage"], s["exact"], s["mismatches"]) for s in v["stages"]] == [
+        (s, 30, 0) for s in ("qonnx", "finn_onnx", "streamlined", "hw", "folded")]

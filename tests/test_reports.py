@@ -79,6 +79,35 @@ def test_vivado_utilization_ultrascale_bram_tiles_to_18k():
     assert r["latency_cycles"] == {"best": None, "worst": None}
 
 
+@pytest.mark.parametrize("folder, version, part, used, available", [
+    ("fullmodel_vivado2019_xcu50", "2019.2", "xcu50fsvh2104-2L",
+     res(LUT=264101, FF=298539, DSP=4752, BRAM_18K=754, URAM=115), res(LUT=871680, FF=1743360, DSP=5952, BRAM_18K=2688, URAM=640)),
+    ("examplehls4ml_vivado2019_xcvu9p", "2019.2.1", "xcvu9pflga2104-2L",
+     res(LUT=60597, FF=14719, DSP=3306, BRAM_18K=3, URAM=0), res(LUT=1182240, FF=2364480, DSP=6840, BRAM_18K=4320, URAM=960)),
+    ("hls4mltutorial_vivado2020_xcu250", "2020.1", "xcu250figd2104-2L",
+     res(LUT=129289, FF=43298, DSP=5864, BRAM_18K=113, URAM=0), res(LUT=1728000, FF=3456000, DSP=12288, BRAM_18K=5376, URAM=1280)),
+])
+def test_vivado_utilization_multi_slr_parts(folder, version, part, used, available, capsys):
+    """Alveo and VU9P reports carry per-SLR tables with no 'Used' column: they were a
+    ValueError traceback ('Used' is not in list); now skipped with a warning naming them."""
+    path = FIX / folder / "vivado_synth.rpt"
+    r = parse(path)
+    assert (r["tool_version"], r["part"], r["kind"]) == (version, part, "implementation")
+    assert r["resources"] == used and r["available"] == available
+    err = capsys.readouterr().err
+    assert f"{path}: table '13. SLR CLB Logic and Dedicated Block Utilization' skipped: no 'Used' column" in err
+    cli = run_cli("report", str(path))
+    assert cli.returncode == 0 and "Traceback" not in cli.stderr and "skipped" in cli.stderr, cli.stderr
+
+
+def test_a_report_no_parser_foresaw_is_one_line_naming_the_file(tmp_path):
+    """Whatever a parser trips on, the user sees the file, not a traceback."""
+    odd = tmp_path / "odd_csynth.rpt"
+    odd.mkdir()  # a folder where a file was expected: IsADirectoryError inside the parser
+    with pytest.raises(FpgaflowError, match=f"{odd}: cannot read this report \\(IsADirectoryError"):
+        parse(odd)
+
+
 def test_vivado_hls_2020_latency_design():
     r = parse(FIX / "dnd_vivado2020" / "myproject_csynth.rpt")
     assert (r["tool"], r["tool_version"]) == ("Vivado HLS", "2020.1")

@@ -93,13 +93,17 @@ def row(runtime: str, device: str, accuracy=None, n=None, images_per_s=None, lat
             "latency_us": latency_us, "note": note}
 
 
-def fpga_rows(design: Design, build_root: Path, hls_accuracy: dict, finn_accuracy: dict | None) -> list[dict]:
+def fpga_rows(design: Design, build_root: Path, hls_accuracy: dict | None, finn_accuracy: dict | None,
+              unavailable: dict) -> list[dict]:
     from ..reports import parse
 
-    clock = design.spec["target"]["clock_ns"]
-    rows = []
-    sources = [("FPGA estimate, hls4ml", Path(build_root) / design.name / "hls4ml" / "fpgaflow.json", hls_accuracy,
-                "fpgaflow's bounds: latency >= and throughput <= these")]
+    clock, part = design.spec["target"]["clock_ns"], design.spec["target"]["part"]
+    rows = [row(f"FPGA estimate, {name}", part, note=f"not built: {why}")
+            for name, why in (("hls4ml", unavailable.get("hls4ml")), ("FINN", unavailable.get("finn"))) if why]
+    sources = []
+    if hls_accuracy is not None:
+        sources.append(("FPGA estimate, hls4ml", Path(build_root) / design.name / "hls4ml" / "fpgaflow.json",
+                        hls_accuracy, "fpgaflow's bounds: latency >= and throughput <= these"))
     finn = Path(build_root) / design.name / "finn" / "estimates" / "estimate_layer_resources.json"
     if finn_accuracy is not None and finn.is_file():
         sources.append(("FPGA estimate, FINN", finn, finn_accuracy, "FINN's analytical estimate"))
@@ -113,8 +117,8 @@ def fpga_rows(design: Design, build_root: Path, hls_accuracy: dict, finn_accurac
     return rows
 
 
-def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarray, csim_result: dict,
-                    finn_result: dict | None, workers: int) -> list[dict]:
+def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarray, csim_result: dict | None,
+                    finn_result: dict | None, workers: int, unavailable: dict | None = None) -> list[dict]:
     from ..core.data import design_images
     from ..verify.references import cpu_reference, gpu_reference
 
@@ -139,13 +143,15 @@ def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarr
     else:
         acc, rate, lat = _measure(gpu, x, y)
         rows.append(row(f"{name} fp32 (QAT model)", "GPU", acc, len(x), rate, lat))
-    rows.append(row("hls4ml C-simulation", f"CPU, {csim_result['workers']} processes", csim_result["accuracy"],
-                    csim_result["n"], csim_result["csim_images_per_s"], None,
-                    f"bit-exact with the reference on {csim_result['exact']}/{csim_result['n']} images"))
-    hls_acc = {"accuracy": csim_result["accuracy"], "n": csim_result["n"], "what": "hls4ml C-sim"}
+    hls_acc = None
+    if csim_result is not None:
+        rows.append(row("hls4ml C-simulation", f"CPU, {csim_result['workers']} processes", csim_result["accuracy"],
+                        csim_result["n"], csim_result["csim_images_per_s"], None,
+                        f"bit-exact with the reference on {csim_result['exact']}/{csim_result['n']} images"))
+        hls_acc = {"accuracy": csim_result["accuracy"], "n": csim_result["n"], "what": "hls4ml C-sim"}
     finn_acc = None if finn_result is None else {"accuracy": finn_result["accuracy"], "n": finn_result["n"],
                                                   "what": f"FINN stage {finn_result['stage']}"}
-    return rows + fpga_rows(design, build_root, hls_acc, finn_acc)
+    return rows + fpga_rows(design, build_root, hls_acc, finn_acc, unavailable or {})
 
 
 def format_table(name: str, rows: list[dict]) -> str:

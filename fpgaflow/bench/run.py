@@ -54,58 +54,69 @@ def _rate(fn, x) -> float:
     return round(len(x) / max(time.time() - t, 1e-9), 1)
 
 
-def bench_design(design: Design, build_root: Path, n: int | None, log=print) -> dict:
+def bench_design(design: Design, build_root: Path, n: int | None, unavailable: dict,
+                 train_steps: int = 100, log=print) -> dict:
+    """One design's row. A backend in `unavailable` (it cannot take the design) gets its
+    reason instead of numbers; the others are measured."""
+    x, labels = design_images(design, "test", n)
+    workers = default_workers()
+    row = {"unavailable": unavailable}
+    r = None
+    if "hls4ml" not in unavailable:
+        r = _csim_numbers(design, build_root, n, x, workers, row)
+    gpu, _ = gpu_reference(design)
+    row["reference_gpu_img_per_s"] = _rate(gpu, x) if gpu else None
+    # training throughput, 1 process (all cores) against 2 DDP processes (gloo, one thread each)
+    row["train_img_per_s_1proc"] = train_throughput(design, 1, train_steps)
+    row["train_img_per_s_2proc"] = train_throughput(design, 2, train_steps)
+    finn = None
+    if design.framework.name == "brevitas" and "finn" not in unavailable:
+        from ..backends.finn.verify import verify_finn
+
+        finn = verify_finn(design, build_root, n=min(len(x), FINN_IMAGES), progress=False, log=lambda *_: None)
+    from .inference import inference_table
+
+    row["inference"] = inference_table(design, build_root, x, labels, r, finn, workers, unavailable)
+    row["peak_rss_mb"] = _peak_rss_mb()
+    return row
+
+
+def _csim_numbers(design: Design, build_root: Path, n: int | None, x: np.ndarray, workers: int, row: dict) -> dict:
+    """hls4ml C-sim: compile times (cold, cached), verification speed and exactness, and the
+    stock ap_fixed build on a slice (its speed, and output-for-output equality with fast)."""
     project = Path(build_root) / design.name / "hls4ml"
     manifest = read_manifest(project)
     with tempfile.TemporaryDirectory() as cold_cache:
         cold = csim.build(project, "fast", cache=Path(cold_cache))
         cached = csim.build(project, "fast", cache=Path(cold_cache))
     r = verify(design, build_root, n=n, progress=False, log=lambda *_: None)
-
-    x, labels = design_images(design, "test", n)
-    cpu = cpu_reference(design)
-    gpu, _ = gpu_reference(design)
-    row = {
+    row.update({
         "csim_img_per_s": r["csim_images_per_s"],
         "csim_exact": r["mismatches"] == 0,
         "csim_n": r["n"],
         "reference_cpu_img_per_s": r["reference_images_per_s"][design.framework.references[0]],
-        "reference_gpu_img_per_s": _rate(gpu, x) if gpu else None,
         "compile_s_cold": round(cold.seconds, 2),
         "compile_s_cached": round(cached.seconds, 3),
-    }
-    # the stock ap_fixed build on a slice: its speed, and output-for-output equality with fast
+    })
     xs = x[:STOCK_IMAGES]
     x_hwc = xs.transpose(0, 2, 3, 1).reshape(len(xs), -1)
-    expected = cpu(xs)
-    workers = default_workers()
+    expected = cpu_reference(design)(xs)
     t = time.time()
     stock = run_csim(project, manifest, csim.build(project, "stock"), x_hwc, expected, "exe", workers, False)
     row["csim_stock_img_per_s"] = round(len(xs) / (time.time() - t), 1)
     fast = run_csim(project, manifest, csim.build(project, "fast"), x_hwc, expected, "exe", workers, False)
     row["csim_stock_equals_fast"] = bool(np.array_equal(stock, fast))
     row["csim_workers"] = workers
-    # training throughput, 1 process (all cores) against 2 DDP processes (gloo, one thread each)
-    row["train_img_per_s_1proc"] = train_throughput(design, 1)
-    row["train_img_per_s_2proc"] = train_throughput(design, 2)
-    finn = None
-    if design.framework.name == "brevitas" and (Path(build_root) / design.name / "finn").is_dir():
-        from ..backends.finn.verify import verify_finn
-
-        finn = verify_finn(design, build_root, n=min(len(x), FINN_IMAGES), progress=False, log=lambda *_: None)
-    from .inference import inference_table
-
-    row["inference"] = inference_table(design, build_root, x, labels, r, finn, workers)
-    row["peak_rss_mb"] = _peak_rss_mb()
-    return row
+    return r
 
 
 TRAIN_STEPS = 100
 
 
 def train_throughput(design: Design, nproc: int, steps: int = TRAIN_STEPS) -> float | None:
-    """Training images/s of `fpgaflow train` with nproc processes (DDP), over `steps` optimizer steps."""
-    if design.framework.name != "brevitas":
+    """Training images/s of `fpgaflow train` with nproc processes (DDP), over `steps` optimizer
+    steps; null for a framework without scaled training, or with 0 steps (not measured)."""
+    if not design.framework.scaled_training or steps <= 0:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         # the QAT loop alone: a distilling design would first train its float teacher
@@ -117,14 +128,32 @@ def train_throughput(design: Design, nproc: int, steps: int = TRAIN_STEPS) -> fl
         return json.loads((Path(tmp) / "metrics.json").read_text())["images_per_s"]
 
 
-def run_bench(designs: list[Design], build_root: Path, n: int | None = None, log=print) -> dict:
+def build_projects(design: Design, build_root: Path, log=print) -> dict[str, str]:
+    """Each backend's project of the design, built where missing; {backend: reason} for those
+    that cannot take it (the bench goes on with the rest)."""
+    from ..backends import for_framework
+    from ..core.errors import FpgaflowError
+
+    unavailable = {}
+    for backend in for_framework(design.framework.name):
+        try:
+            backend.ensure(design, build_root)
+        except FpgaflowError as e:
+            unavailable[backend.name] = str(e)
+            log(f"{design.name}: no {backend.title} build, so no {backend.title} rows: {e}")
+    return unavailable
+
+
+def run_bench(designs: list[Design], build_root: Path, n: int | None = None, train_steps: int = TRAIN_STEPS,
+              log=print) -> dict:
     out_path = Path(build_root) / "bench.json"
     data = json.loads(out_path.read_text()) if out_path.exists() else {}
     data["machine"] = machine()
     data.setdefault("designs", {})
     for d in designs:
         log(f"benchmarking {d.name} ...")
-        data["designs"].setdefault(d.name, {}).update(bench_design(d, build_root, n, log))
+        unavailable = build_projects(d, build_root, log)
+        data["designs"].setdefault(d.name, {}).update(bench_design(d, build_root, n, unavailable, train_steps, log))
         atomic_write_text(out_path, json.dumps(data, indent=2) + "\n")  # each design's row as soon as it is measured
     return data
 

@@ -39,10 +39,19 @@ def parser_for(path: Path):
 
 
 def parse(path: Path) -> dict:
+    """One report in the schema. A file that cannot be read is one error naming it, whatever the
+    parser tripped on: a report never ends in a traceback."""
     fn = parser_for(path)
     if fn is None:
         raise FpgaflowError(f"{path}: not a report fpgaflow reads (known: {', '.join(p for p, _ in PARSERS)})")
-    return fn(Path(path))
+    try:
+        return fn(Path(path))
+    except FpgaflowError:
+        raise
+    except Exception as e:  # a layout no parser foresaw (or an unreadable file): name the file, not a line of ours
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise FpgaflowError(f"{path}: cannot read this report ({type(e).__name__}{': ' + detail if detail else ''})") \
+            from None
 
 
 def layer_names(project: Path) -> dict[str, str]:

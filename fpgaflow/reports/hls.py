@@ -84,13 +84,14 @@ def parse_csynth_xml(path: Path) -> dict:
 
 # ---- text reports: ASCII tables
 def _tables(text: str) -> list[dict]:
-    """Every +---+ table: {'header': [[cells]], 'rows': [[cells]]}, split on the second rule."""
-    tables, current = [], None
+    """Every +---+ table: {'title', 'header': [[cells]], 'rows': [[cells]]}, split on the second
+    rule; the title is the text line above the table (its section heading, where it has one)."""
+    tables, current, title = [], None, None
     for line in text.splitlines():
         s = line.strip()
         if s.startswith("+") and set(s) <= set("+-="):
             if current is None:
-                current = {"header": [], "rows": [], "rules": 0}
+                current = {"title": title, "header": [], "rows": [], "rules": 0}
             current["rules"] += 1
             continue
         if s.startswith("+") and current is not None:  # "+  RTL  +  Status  +---": a header row drawn with +
@@ -103,6 +104,8 @@ def _tables(text: str) -> list[dict]:
         if current is not None:
             tables.append(current)
             current = None
+        if s and not set(s) <= set("-=*"):
+            title = s
     if current is not None:
         tables.append(current)
     return tables

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 
 from ..core.errors import FpgaflowError
@@ -69,6 +70,11 @@ def is_bound(report: dict | None) -> bool:
     """Whether a report's cycle counts are lower bounds (fpgaflow's own estimate) rather than
     a tool's figure (synthesis, co-simulation, FINN's analytical estimate)."""
     return bool(report) and report["kind"] == "estimate" and report.get("cycles_are_bounds", True)
+
+
+def warn(message: str) -> None:
+    """A part of a report the parser does not know and skips: said on stderr, never fatal."""
+    print(f"fpgaflow: warning: {message}", file=sys.stderr)
 
 
 def number(text):

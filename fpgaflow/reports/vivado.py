@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..core.errors import FpgaflowError
 from .hls import _tables
-from .schema import empty, number
+from .schema import empty, number, warn
 
 SITES = {  # Site Type (without the trailing *) -> resource
     "Slice LUTs": "LUT", "CLB LUTs": "LUT", "Slice Registers": "FF", "CLB Registers": "FF",
@@ -34,6 +34,9 @@ def parse_utilization(path: Path) -> dict:
         if not t["header"] or t["header"][-1][:1] != ["Site Type"]:
             continue
         head = t["header"][-1]
+        if "Used" not in head:  # e.g. the per-SLR tables of a multi-SLR part: SLR0, SLR1, ... columns
+            warn(f"{path}: table '{t['title'] or ' | '.join(head)}' skipped: no 'Used' column")
+            continue
         used, avail = head.index("Used"), head.index("Available") if "Available" in head else None
         for row in t["rows"]:
             key = SITES.get(row[0].rstrip("*").strip())

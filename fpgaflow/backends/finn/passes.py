@@ -79,6 +79,7 @@ def hw_passes() -> list:
         InferQuantizedMatrixVectorActivation,
     )
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+    from finn.transformation.fpgadataflow.convert_to_hw.vector_vector_activation import InferVectorVectorActivation
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
@@ -87,7 +88,10 @@ def hw_passes() -> list:
 
     from . import transforms as ff
 
-    return [InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(), InferPool(), InferConvInpGen(),
+    # a depthwise convolution lowers to a MatMul annotated as depthwise: FINN's VVAU takes it (the
+    # MVAU would not, and the two depthwise MatMuls of dscnn stayed unmapped)
+    return [InferVectorVectorActivation(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+            InferPool(), InferConvInpGen(),
             RemoveCNVtoFCFlatten(),
             InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
             GiveUniqueNodeNamesRecursive(), InferDataLayouts(), InferDataTypes(), InferShapes(),

@@ -78,7 +78,7 @@ STEPS = [
     Step("streamlined", _transform(streamline_passes),
          "streamlined: scales and biases moved into integer thresholds, convs lowered"),
     Step("hw", _transform(hw_passes),
-         "HW layers (MVAU, Thresholding, SWG, Pool, ElementwiseAdd), bit widths minimized; "
+         "HW layers (MVAU, VVAU, Thresholding, SWG, FMPadding, Pool, ElementwiseAdd), bit widths minimized; "
          "FINN's node-by-node Python execution"),
     Step("folded", _folded,
          "the accelerator as generated: HLS/RTL variants folded for the target, final weights, "
