@@ -7,6 +7,8 @@ NPROC ?= 1
 REF ?= default
 CSIM ?= fast
 HARNESS ?= exe
+FPS ?=
+LATENCY_US ?=
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,7 +24,7 @@ FINN := finn-plus==1.6.1
 all: hls
 
 help:
-	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]"
+	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]   make hls BACKEND=finn [FPS=<frames/s>] [LATENCY_US=<us>]"
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
 	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [LAYER=fc2]"
 	@echo "make bench   make test   make venv   make clean"
@@ -41,7 +43,7 @@ train: $(READY)
 	$(BIN)/fpgaflow train $(MODEL) $(if $(filter-out 1,$(NPROC)),--nproc $(NPROC))
 
 hls: $(READY)
-	$(BIN)/fpgaflow hls $(MODEL) --backend $(BACKEND)
+	$(BIN)/fpgaflow hls $(MODEL) --backend $(BACKEND) $(if $(FPS),--target-fps $(FPS)) $(if $(LATENCY_US),--target-latency-us $(LATENCY_US))
 
 csim: $(READY)
 	$(BIN)/fpgaflow csim $(MODEL) --backend $(BACKEND) $(if $(N),-n $(N)) $(if $(filter finn,$(BACKEND)),,--reference $(REF) --csim $(CSIM) --harness $(HARNESS))

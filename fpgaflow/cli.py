@@ -80,7 +80,7 @@ def cmd_hls(args) -> int:
     from .backends import get_backend
     from .core.spec import load_design
 
-    design = load_design(args.design)
+    design = load_design(args.design).with_target(args.target_fps, args.target_latency_us)
     backend = get_backend(args.backend)
     _print_pruned_channels(design)
     return backend.summary(backend.build(design, args.build_dir, progress=not args.no_progress))
@@ -115,7 +115,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench.run import inference_tables, run_bench, table
+    from .bench.run import fpga_lines, inference_tables, run_bench, table
     from .core.spec import list_designs, load_design
 
     names = args.designs or [n for n in list_designs() if load_design(n).weights.exists()]
@@ -126,6 +126,8 @@ def cmd_bench(args) -> int:
     print(table(data))
     print()
     print(inference_tables(data))
+    print()
+    print(fpga_lines(data))
     print(f"machine: {data['machine']['cpu']}, {data['machine']['cores']} cores; "
           f"wrote {Path(args.build_dir) / 'bench.json'}")
     # a backend that cannot take a design is a reason in its rows, not a failure; a mismatch is
@@ -159,6 +161,9 @@ def parser() -> argparse.ArgumentParser:
                                    "(or build/<design>/finn with --backend finn)")
     s.add_argument("design")
     add_backend(s)
+    s.add_argument("--target-fps", type=int, help="frames per second to fold for (FINN; overrides target.fps)")
+    s.add_argument("--target-latency-us", type=float,
+                   help="latency to fold for, in microseconds (FINN; overrides target.latency_us)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_hls)
 

@@ -203,3 +203,66 @@ def test_a_build_folder_with_both_backends_reports_the_one_asked_for(built_finn,
         r = run_cli("report", str(build / "lenet"), "--json", *extra)
         assert r.returncode == 0, r.stderr
         assert [rep["tool"] for rep in json.loads(r.stdout)["reports"]] == [tool]
+
+
+def test_folded_for_a_throughput_and_latency_target(tmp_path):
+    """--target-fps / --target-latency-us: every layer meets the interval, within the 70 %
+    budget of the part, by FINN's own estimates; the folded accelerator stays bit-exact."""
+    r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "250000", "--target-latency-us", "25",
+                "--no-progress", build=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    folder = tmp_path / "lenet" / "finn"
+    m = json.loads((folder / "fpgaflow-finn.json").read_text())
+    perf, fit = m["performance"], m["fit"]
+    assert m["target_fps"] == 250000 and perf["max_cycles"] <= 800 == m["target_cycles_per_frame"]
+    assert perf["estimated_throughput_fps"] >= 250000 and perf["estimated_latency_ns"] <= 25000
+    assert "bottleneck " + perf["max_cycles_node_name"] in r.stdout
+    for res, used in fit["resources"].items():
+        assert used <= fit["budget"][res] <= 0.7 * fit["available"][res], res
+    # the folding recorded is FINN's estimate's: its report files agree with the manifest
+    est = json.loads((folder / "estimates" / "estimate_network_performance.json").read_text())
+    assert est["max_cycles"] == perf["max_cycles"]
+    # least parallelism that meets the interval: one divisor step less would miss it
+    mvaus = [l for l in m["layers"] if l["op_type"].startswith("MVAU")]
+    assert any(l.get("mem_mode") == "internal_embedded" for l in mvaus)  # conv2's weights: wider than an ap_int stream
+    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "20", "--no-progress", build=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    v = json.loads((folder / "verify.json").read_text())
+    assert all(s["exact"] == 20 for s in v["stages"])
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--target-fps", "5000000"], ["ConvolutionInputGenerator_rtl_0 cannot go below", "the fastest this design runs is"]),
+    (["--target-fps", "0"], ["--target-fps 0: expected a positive number"]),
+    (["--target-fps", "-5"], ["--target-fps -5: expected a positive number"]),
+])
+def test_infeasible_targets_are_one_line_and_leave_nothing(tmp_path, args, needles):
+    r = run_cli("hls", "lenet", "--backend", "finn", *args, "--no-progress", build=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for n in needles:
+        assert n in r.stderr, r.stderr
+    assert not (tmp_path / "lenet").exists()
+
+
+def test_a_target_over_budget_names_the_resource_and_the_fastest_that_fits(tmp_path):
+    import os
+    import shutil
+
+    import yaml
+    from conftest import ROOT
+
+    root = tmp_path / "designs"
+    shutil.copytree(ROOT / "designs" / "lenet", root / "lenet")
+    spec = yaml.safe_load((root / "lenet" / "design.yaml").read_text())
+    spec["budget"] = {"LUT": 0.2, "DSP": 0.1}
+    (root / "lenet" / "design.yaml").write_text(yaml.safe_dump(spec))
+    env = {**os.environ, "FPGAFLOW_DESIGNS": str(root)}
+    r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "200000", "--no-progress",
+                build=tmp_path / "b", env=env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "does not fit xczu7ev-ffvc1156-2-e: it needs" in r.stderr and "the budget allows 46,080 (20%)" in r.stderr
+    fastest = int(r.stderr.split("--target-fps ")[-1].rstrip(")\n"))
+    assert 1000 < fastest < 200000 and not (tmp_path / "b" / "lenet").exists()
+    r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", str(fastest), "--no-progress",
+                build=tmp_path / "b", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr  # the target it names does fit

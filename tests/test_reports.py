@@ -254,3 +254,23 @@ def test_html_page_in_a_real_headless_browser(tmp_path):
     assert '<pre id="errors"></pre>' in dom
     console = [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
     assert console == []
+
+
+def test_every_report_of_the_calibration_set_reads():
+    """47 vendor reports of 28 public hls4ml designs (tests/fixtures/calibration): each parses,
+    and its totals (and csynth's worst-case latency) equal the values read off the file by
+    hand for the calibration index."""
+    root = Path(__file__).parent / "fixtures" / "calibration"
+    index = json.loads((root / "index.json").read_text())
+    checked = 0
+    for design in index:
+        for key in ("reported", "reported_vivado_synth"):
+            want = design.get(key)
+            if not want:
+                continue
+            got = parse(root / design["name"] / want["source_file"])
+            assert got["resources"] == res(**{k: want.get(k) for k in RESOURCES}), (design["name"], key)
+            if key == "reported":
+                assert got["latency_cycles"]["worst"] == want["latency_cycles"], design["name"]
+            checked += 1
+    assert len(index) == 28 and checked == 47

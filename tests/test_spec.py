@@ -129,3 +129,19 @@ def test_resolved_layers(lenet):
     assert (conv2.in_shape, conv2.out_shape, conv2.matrix, conv2.evaluations) == ((20, 12, 12), (50, 8, 8), (500, 50), 64)
     assert (fc1.matrix, fc1.in_bits, fc1.weight_bits, fc1.act_bits, fc1.evaluations) == ((800, 500), 4, 4, 4, 1)
     assert layers[0].in_bits == 8 and layers[-1].act_bits is None and layers[-1].last and not layers[-1].prunable
+
+
+def test_unknown_part_and_bad_targets_are_refused_at_load():
+    with pytest.raises(FpgaflowError, match=r"target.part: unknown part 'xc9000'"):
+        validate(with_change(("target", "part"), "xc9000"))
+    with pytest.raises(FpgaflowError, match=r"target.fps: 0 is below the minimum 1"):
+        validate(with_change(("target", "fps"), 0))
+    with pytest.raises(FpgaflowError, match=r"target.latency_us: -1.0 is below the minimum"):
+        validate(with_change(("target", "latency_us"), -1))
+
+
+def test_hls4ml_refuses_a_throughput_target_it_cannot_fold_for():
+    from conftest import run_cli
+
+    r = run_cli("hls", "lenet", "--target-fps", "100000")
+    assert r.returncode == 2 and "hls4ml backend does not fold to a throughput target yet" in r.stderr

@@ -3,6 +3,7 @@ bit against the reference, synthesize it (or say what to run where the tool is),
 summary. The CLI, the report and the benchmark read backends only through this."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from ..core.errors import FpgaflowError
@@ -36,6 +37,18 @@ class Backend:
         return exported
 
     def build(self, design, build_dir, progress: bool = True) -> Path:
+        """The project (the backend's `_build`); a build that fails leaves no build folder of a
+        design that had none (the export it made first included)."""
+        folder = Path(build_dir) / design.name
+        existed = folder.exists()
+        try:
+            return self._build(design, build_dir, progress)
+        except FpgaflowError:
+            if not existed:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _build(self, design, build_dir, progress: bool) -> Path:
         raise NotImplementedError
 
     def ensure(self, design, build_dir) -> Path:
@@ -52,4 +65,9 @@ class Backend:
         raise NotImplementedError
 
     def synth(self, design, build_dir) -> int:
+        raise NotImplementedError
+
+    def fastest(self, design, build_dir) -> dict:
+        """The design folded for the fastest target that fits the part (an estimate):
+        {target_fps, fps, latency_us, resources, available, bottleneck, source}."""
         raise NotImplementedError

@@ -77,8 +77,17 @@ def bench_design(design: Design, build_root: Path, n: int | None, unavailable: d
     from .inference import inference_table
 
     row["inference"] = inference_table(design, build_root, x, labels, r, finn, workers, unavailable)
+    row["fpga"] = fpga_at_fastest(design, build_root, unavailable)
     row["peak_rss_mb"] = _peak_rss_mb()
     return row
+
+
+def fpga_at_fastest(design: Design, build_root: Path, unavailable: dict) -> dict:
+    """Per backend, the design folded for the fastest target that fits the part (estimates)."""
+    from ..backends import for_framework
+
+    return {b.name: ({"target_fps": None, "note": f"not built: {unavailable[b.name]}"} if b.name in unavailable
+                     else b.fastest(design, build_root)) for b in for_framework(design.framework.name)}
 
 
 def _csim_numbers(design: Design, build_root: Path, n: int | None, x: np.ndarray, workers: int, row: dict) -> dict:
@@ -170,6 +179,20 @@ def inference_tables(data: dict) -> str:
 
     return "\n\n".join(format_table(name, row["inference"]) for name, row in data["designs"].items()
                          if row.get("inference"))
+
+
+def fpga_lines(data: dict) -> str:
+    """Per design and backend: the fastest folding that fits the part, as estimated."""
+    lines = ["fastest folding that fits the part (estimates):"]
+    for name, row in data["designs"].items():
+        for backend, f in (row.get("fpga") or {}).items():
+            if f.get("target_fps") is None:
+                lines.append(f"  {name} {backend}: {f.get('note')}")
+                continue
+            res = ", ".join(f"{k} {v:,}" for k, v in f["resources"].items() if v is not None)
+            lines.append(f"  {name} {backend}: {f['fps']:,.0f} frames/s, latency {f['latency_us']} us, {res} "
+                         f"(bottleneck {f['bottleneck']}; {f['source'].split(' (')[0]})")
+    return "\n".join(lines)
 
 
 def table(data: dict) -> str:

@@ -18,5 +18,5 @@ def part_capacity(part: str) -> dict:
     table = _table()
     if part not in table:
         raise FpgaflowError(f"target.part: unknown part '{part}' (known: {', '.join(table)}; "
-                            f"add its capacity to fpgaflow/parts.yaml)")
+                            f"add its capacity to fpgaflow/core/parts.yaml)")
     return table[part]

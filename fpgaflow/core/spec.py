@@ -16,6 +16,7 @@ import yaml
 from ..frontends import FRAMEWORKS, Framework, framework
 from .errors import FpgaflowError
 from .layers import CHANNEL_PRUNABLE, WEIGHTED
+from .parts import part_capacity
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -81,6 +82,10 @@ SCHEMA = {
     "target": {
         "part": leaf(str, "xczu7ev-ffvc1156-2-e"),
         "clock_ns": leaf(float, 5.0, min=0.5, max=100.0),
+        # throughput and latency the hardware is folded for (FINN; without fps: finn.target_fps);
+        # `fpgaflow hls --target-fps` overrides fps
+        "fps": leaf(int, min=1),
+        "latency_us": leaf(float, min=1e-3),
     },
     "hls4ml": {
         "backend": leaf(str, "Vitis", choices=["Vitis", "Vivado"]),
@@ -99,7 +104,6 @@ SCHEMA = {
     },
     "finn": {
         "target_fps": leaf(int, 10000, min=1),      # folding aims at clock / target_fps cycles per frame
-        "mvau_wwidth_max": leaf(int, 36, min=1),    # widest weight word per PE a MVAU may read per cycle
     },
     "budget": leaf(dict, {}),
 }
@@ -172,6 +176,7 @@ def validate(data) -> dict:
     if last["type"] != "dense" or last.get("activation") != "none" or last["units"] != spec["dataset"]["num_classes"]:
         raise FpgaflowError("layers: the last layer must be dense with units = num_classes and activation: none "
                             "(the compared output is the pre-softmax logits)")
+    part_capacity(spec["target"]["part"])  # an unknown part is refused at load, naming the key
     _check_prune(spec, layers)
     _check_reuse(spec, layers)
     _check_budget(spec["budget"])
@@ -234,6 +239,23 @@ class Design:
     @property
     def weights(self) -> Path:
         return self.dir / self.framework.weights_file
+
+    def with_target(self, fps: int | None, latency_us: float | None = None) -> "Design":
+        """The design with target.fps / target.latency_us set (command-line overrides), checked
+        like the file's values."""
+        spec = copy.deepcopy(self.spec)
+        for key, value, flag, low in (("fps", fps, "--target-fps", 1), ("latency_us", latency_us, "--target-latency-us",
+                                                                        SCHEMA["target"]["latency_us"]["min"])):
+            if value is None:
+                continue
+            if isinstance(value, bool) or value < low:
+                raise FpgaflowError(f"{flag} {value}: expected a positive number (at least {low})")
+            spec["target"][key] = value
+        return Design(self.name, self.dir, spec)
+
+    def target_fps(self) -> int:
+        """Frames per second the hardware is folded for: target.fps, else finn.target_fps."""
+        return self.spec["target"]["fps"] or self.spec["finn"]["target_fps"]
 
 
 def designs_root() -> Path:

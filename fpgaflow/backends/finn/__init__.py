@@ -19,7 +19,7 @@ class FinnBackend(Backend):
     frameworks = ("brevitas",)
     page = "report-finn.html"
 
-    def build(self, design, build_dir, progress: bool = True) -> Path:
+    def _build(self, design, build_dir, progress: bool) -> Path:
         from .build import convert
 
         exported = self.export(design, build_dir)
@@ -68,3 +68,29 @@ class FinnBackend(Backend):
         from .synth import synth
 
         return synth(design, build_dir)
+
+    def fastest(self, design, build_dir) -> dict:
+        import tempfile
+
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        from .balance import fastest
+        from .build import read_manifest
+        from .folding import specialized
+
+        folder = self.project(design, build_dir)
+        read_manifest(folder)
+        clock = design.spec["target"]["clock_ns"]
+        with tempfile.TemporaryDirectory() as tmp:
+            _, _, dataflow = specialized(ModelWrapper(str(folder / "models" / "hw.onnx")), Path(tmp),
+                                         design.spec["target"]["part"])
+            fit, ceiling = fastest(dataflow, design)
+        if fit is None:
+            return {"target_fps": None, "note": "no folding of this design fits the budget"}
+        return {"target_fps": fit.target_fps, "fps": round(1e9 / clock / fit.max_cycles, 1),
+                "latency_us": round(fit.latency_cycles * clock / 1000, 2),
+                "resources": {**{r: None for r in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")}, **fit.resources},
+                "available": {**{r: None for r in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")}, **fit.available},
+                "budget": fit.budget, "bottleneck": fit.bottleneck, "ceiling_fps": ceiling,
+                "source": "FINN estimate (res_estimation, dataflow_performance: latency is the sum of the layers' "
+                          "cycles); FF not estimated"}

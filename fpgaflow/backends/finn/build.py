@@ -89,10 +89,6 @@ def convert(design: Design, build_root: Path, qonnx_path: Path, progress: bool =
                 step.run(state, step)
         bar.close()
         (tmp / "build.log").write_text(log.getvalue())
-        # FINN's folding says where the target was missed and why: worth seeing without the log
-        for line in log.getvalue().splitlines():
-            if any(k in line for k in ("did not", "Reverting")):
-                print(f"FINN folding: {line.strip()}")
         manifest = _manifest(design, state, final, round(time.time() - started, 1))
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         _relocate(tmp, str(tmp), str(final))
@@ -118,7 +114,9 @@ def _manifest(design: Design, state: BuildState, final: Path, seconds: float) ->
     return {
         "design": design.name, "backend": "finn", "part": design.spec["target"]["part"],
         "clock_ns": design.spec["target"]["clock_ns"],
-        "target_fps": design.spec["finn"]["target_fps"], "target_cycles_per_frame": target_cycles(design),
+        "target_fps": design.target_fps(), "target_cycles_per_frame": target_cycles(design),
+        "fit": {"resources": state.fit.resources, "budget": state.fit.budget, "available": state.fit.available,
+                "source": "FINN estimate (res_estimation) of the folded layers"},
         "qonnx": str(state.qonnx_path), "weights_sha256": _exported_weights(state.qonnx_path),
         "input_scale": 2.0 ** -design.spec["quant"]["input_bits"],
         "output_scale": _output_scale(state.parent),

@@ -1,7 +1,7 @@
 """Folding of the FINN accelerator and FINN's analytical estimates of it.
 
 `fold` partitions the accelerator off the host graph, picks each layer's HLS or RTL variant
-and sets PE/SIMD with FINN's SetFolding for the design's target frames per second;
+and folds it for the design's target frames per second within the part's budget (balance.py);
 `write_estimates` writes FINN's own estimate reports (resources, cycles, throughput).
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from ...core.atomic import atomic_write_text
 from ...core.errors import FpgaflowError
 from ...core.spec import Design
+from .balance import fit_to_target
 from .passes import apply, minimize_bit_width
 
 FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
@@ -19,13 +20,12 @@ FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_m
 
 def target_cycles(design: Design) -> int:
     """Cycles per frame that the folding aims at: the clock over the target frames per second."""
-    return max(1, int(1e9 / design.spec["target"]["clock_ns"] / design.spec["finn"]["target_fps"]))
+    return max(1, int(1e9 / design.spec["target"]["clock_ns"] / design.target_fps()))
 
 
-def fold(model, design: Design, models: Path, stage: str = "folded"):
-    """Partition the accelerator off the host graph, pick HLS/RTL variants, fold for the target."""
+def specialized(parent_model, models: Path, part: str, stage: str = "folded"):
+    """(host graph, its partition node, the accelerator with HLS/RTL variants chosen)."""
     from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition
-    from finn.transformation.fpgadataflow.set_folding import SetFolding
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
     from qonnx.core.modelwrapper import ModelWrapper
@@ -33,21 +33,28 @@ def fold(model, design: Design, models: Path, stage: str = "folded"):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    parent = apply(model, [CreateDataflowPartition(partition_model_dir=str(models / "partitions"))], stage)
+    parent = apply(parent_model, [CreateDataflowPartition(partition_model_dir=str(models / "partitions"))], stage)
     partitions = parent.get_nodes_by_op_type("StreamingDataflowPartition")
     if len(partitions) != 1:
         raise FpgaflowError(f"FINN backend: expected one dataflow partition, got {len(partitions)}")
     sdp = getCustomOp(partitions[0])
-    dataflow = ModelWrapper(sdp.get_nodeattr("model"))
-    fin = design.spec["finn"]
-    dataflow = apply(dataflow, [
-        SpecializeLayers(design.spec["target"]["part"]), GiveUniqueNodeNamesRecursive(), InferShapes(), InferDataTypes(),
-        SetFolding(target_cycles(design), mvau_wwidth_max=fin["mvau_wwidth_max"], two_pass_relaxation=True),
-        GiveUniqueNodeNamesRecursive(), *minimize_bit_width()], stage)
+    dataflow = apply(ModelWrapper(sdp.get_nodeattr("model")), [
+        SpecializeLayers(part), GiveUniqueNodeNamesRecursive(), InferShapes(), InferDataTypes()], stage)
+    return parent, sdp, dataflow
+
+
+def fold(model, design: Design, models: Path, stage: str = "folded"):
+    """Partition the accelerator off the host graph, pick HLS/RTL variants, fold for the target
+    within the budget (balance.py); returns (host graph, accelerator, Fit)."""
+    from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
+
+    parent, sdp, dataflow = specialized(model, models, design.spec["target"]["part"], stage)
+    dataflow, fit = fit_to_target(dataflow, design)
+    dataflow = apply(dataflow, [GiveUniqueNodeNamesRecursive(), *minimize_bit_width()], stage)
     dataflow.save(str(models / "dataflow.onnx"))
     sdp.set_nodeattr("model", str(models / "dataflow.onnx"))
     parent.save(str(models / "dataflow_parent.onnx"))
-    return parent, dataflow
+    return parent, dataflow, fit
 
 
 def folding(inst) -> dict:

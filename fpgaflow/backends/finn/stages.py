@@ -24,6 +24,7 @@ class BuildState:
     parent: object = None
     dataflow: object = None
     performance: dict = field(default_factory=dict)
+    fit: object = None             # balance.Fit: the target, what it needs, the budget
 
     @property
     def models(self) -> Path:
@@ -64,7 +65,7 @@ def _folded(state: BuildState, step: Step) -> None:
     from .transforms import generic_flat_model
 
     target = state.design.spec["target"]
-    state.parent, state.dataflow = fold(state.model, state.design, state.models)
+    state.parent, state.dataflow, state.fit = fold(state.model, state.design, state.models)
     state.performance = write_estimates(state.dataflow, target["part"], target["clock_ns"], state.root / "estimates")
     state.dataflow = apply(state.dataflow, [PrepareIP(target["part"], target["clock_ns"])], "codegen")
     state.dataflow.save(str(state.models / "dataflow.onnx"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ...core.errors import FpgaflowError
 from ..base import Backend
 
 
@@ -16,10 +17,14 @@ class Hls4mlBackend(Backend):
     frameworks = ("brevitas", "keras")
     page = "report.html"
 
-    def build(self, design, build_dir, progress: bool = True) -> Path:
+    def _build(self, design, build_dir, progress: bool) -> Path:
         from ...verify.references import cpu_reference
         from .convert import convert
 
+        if design.spec["target"]["fps"]:
+            raise FpgaflowError(f"target {design.spec['target']['fps']:,} frames/s: the hls4ml backend does not fold to a "
+                                f"throughput target yet (its reuse factors come from hls4ml.reuse_factor); "
+                                f"use --backend finn, or drop target.fps / --target-fps")
         self.export(design, build_dir)
         return convert(design, build_dir, cpu_reference(design))
 
@@ -64,3 +69,7 @@ class Hls4mlBackend(Backend):
         from .synth import synth
 
         return synth(design, build_dir)
+
+    def fastest(self, design, build_dir) -> dict:
+        return {"target_fps": None, "note": "not measured: the hls4ml backend does not fold to a throughput "
+                                            "target yet (reuse factors from hls4ml.reuse_factor)"}

@@ -1,0 +1,275 @@
+"""Balanced folding of the FINN accelerator for a throughput target, within the part's budget.
+
+For a target of C cycles per frame (clock / frames per second):
+- FINN's SetFolding folds what has no weights (sliding windows, with the RTL window's
+  parallel_window mode where SIMD alone cannot keep up; pooling; thresholds; depthwise VVAUs);
+- every MVAU then takes the least parallelism that meets C: the SIMD x PE (divisors of
+  MW x MH) with the fewest multiply-accumulates per cycle, so nothing is parallel for nothing
+  (SetFolding raises SIMD first and can overshoot by a divisor step);
+- an MVAU whose weights would need a stream wider than FINN's ap_int limit (8,191 bits)
+  keeps them in the layer (mem_mode internal_embedded) instead of streaming them;
+- while the LUT estimate is over budget, MVAUs move their products to DSPs (resType dsp),
+  most LUTs saved per DSP first, as long as the DSPs stay within budget.
+The result is checked against FINN's own estimates (LUT, BRAM_18K, URAM, DSP; FINN does not
+estimate FF) and the budget (the design's `budget`, 70 % of each resource by default).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass
+
+from ...core.errors import FpgaflowError
+from ...core.parts import part_capacity
+
+DEFAULT_BUDGET = 0.7
+ESTIMATED = ("LUT", "BRAM_18K", "URAM", "DSP")   # what FINN's res_estimation gives
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass
+class Fit:
+    target_fps: int
+    target_cycles: int
+    max_cycles: int
+    bottleneck: str
+    latency_cycles: int
+    resources: dict          # FINN's estimate, totals (null where FINN has none)
+    budget: dict             # what the budget allows of each resource
+    available: dict          # the part's capacity
+
+    def over(self) -> dict:
+        """resource -> used / allowed, for each over its budget."""
+        return {r: self.resources[r] / self.budget[r] for r in ESTIMATED
+                if self.resources.get(r) is not None and self.budget.get(r) is not None
+                and self.resources[r] > self.budget[r]}
+
+
+def budget_of(design) -> tuple[dict, dict]:
+    cap = part_capacity(design.spec["target"]["part"])
+    fractions = design.spec["budget"]
+    return ({r: math.floor(cap[r] * fractions.get(r, DEFAULT_BUDGET)) for r in ESTIMATED},
+            {r: cap[r] for r in ESTIMATED})
+
+
+def _mvaus(model):
+    from qonnx.custom_op.registry import getCustomOp
+
+    return [(n, getCustomOp(n)) for n in model.graph.node if n.op_type.startswith("MVAU")]
+
+
+def _least_parallel(inst, cycles: int) -> tuple[int, int]:
+    """(SIMD, PE) with the fewest MACs per cycle that meets `cycles` (the most parallel if none does)."""
+    mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
+    vectors = math.prod(inst.get_nodeattr("numInputVectors"))
+    fits = [(s * p, p, s) for s in divisors(mw) for p in divisors(mh) if vectors * (mw // s) * (mh // p) <= cycles]
+    if not fits:
+        return mw, mh
+    _, pe, simd = min(fits)
+    return simd, pe
+
+
+def fold_to(model, cycles: int):
+    """A copy of the specialized accelerator folded for `cycles` per frame (see the module doc)."""
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+    from finn.util.basic import MAX_ALLOWED_AP_INT_W
+
+    model = copy.deepcopy(model)
+    for _, inst in _mvaus(model):
+        simd, pe = _least_parallel(inst, cycles)
+        if simd * pe * inst.get_input_datatype(1).bitwidth() > MAX_ALLOWED_AP_INT_W:
+            inst.set_nodeattr("mem_mode", "internal_embedded")
+    # SetFolding warns about every layer on its way to the target; whether the target is met is
+    # decided from the estimates afterwards (fit_to_target), so its warnings are not shown
+    finn_log = logging.getLogger("finn_logger")
+    finn_log.disabled, was = True, finn_log.disabled
+    try:
+        model = model.transform(SetFolding(cycles, mvau_wwidth_max=MAX_ALLOWED_AP_INT_W, two_pass_relaxation=False))
+    finally:
+        finn_log.disabled = was
+    for _, inst in _mvaus(model):
+        simd, pe = _least_parallel(inst, cycles)
+        inst.set_nodeattr("SIMD", simd)
+        inst.set_nodeattr("PE", pe)
+    return model
+
+
+def estimate(model, design, target_fps: int, cycles: int) -> Fit:
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
+
+    layers = model.analysis(lambda m: res_estimation(m, fpgapart=design.spec["target"]["part"]))
+    totals = {r: round(sum(l.get(r, 0) for l in layers.values())) for r in ESTIMATED}
+    perf = model.transform(AnnotateCycles()).analysis(dataflow_performance)
+    budget, available = budget_of(design)
+    return Fit(target_fps, cycles, int(perf["max_cycles"]), perf["max_cycles_node_name"],
+               int(perf["critical_path_cycles"]), totals, budget, available)
+
+
+def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
+    """Move MVAU products from LUTs to DSPs while LUTs are over budget and DSPs are not."""
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    part = design.spec["target"]["part"]
+    while "LUT" in fit.over():
+        per_layer = model.analysis(lambda m: res_estimation(m, fpgapart=part))
+        best = None
+        for node, inst in _mvaus(model):
+            if not node.op_type.endswith("_hls") or inst.get_nodeattr("resType") == "dsp":
+                continue
+            was = inst.get_nodeattr("resType")
+            inst.set_nodeattr("resType", "dsp")
+            after = res_estimation(model, fpgapart=part)[node.name]
+            inst.set_nodeattr("resType", was)
+            saved, dsps = per_layer[node.name]["LUT"] - after["LUT"], after["DSP"] - per_layer[node.name]["DSP"]
+            if saved > 0 and fit.resources["DSP"] + dsps <= fit.budget["DSP"] and (
+                    best is None or saved / max(dsps, 1) > best[0]):
+                best = (saved / max(dsps, 1), inst)
+        if best is None:
+            break
+        best[1].set_nodeattr("resType", "dsp")
+        fit = estimate(model, design, target_fps, cycles)
+    return model, fit
+
+
+def fold_for(model, design, target_fps: int):
+    """(folded model, Fit) for a target; nothing is checked against the budget here."""
+    cycles = max(1, int(1e9 / design.spec["target"]["clock_ns"] / target_fps))
+    model = fold_to(model, cycles)
+    fit = estimate(model, design, target_fps, cycles)
+    model, fit = _to_dsps(model, design, fit, target_fps, cycles)
+    latency = design.spec["target"]["latency_us"]
+    if latency is not None:
+        model, fit = _for_latency(model, design, fit, int(latency * 1000 / design.spec["target"]["clock_ns"]))
+    return model, fit
+
+
+# a layer's parallelism attributes: (attribute, the attribute bounding it), for the latency search
+_SPEEDUPS = {"ConvolutionInputGenerator": ("SIMD", "IFMChannels"), "Pool": ("PE", "Channels"),
+             "Thresholding": ("PE", "NumChannels"), "VVAU": ("PE", "Channels")}
+
+
+def _faster(node, inst):
+    """The next-faster folding of a layer: [(attribute, value)] to set, or None where there is none."""
+    kind = node.op_type.rsplit("_", 1)[0]
+    if kind == "MVAU":
+        cycles = inst.get_exp_cycles()
+        mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
+        vectors = math.prod(inst.get_nodeattr("numInputVectors"))
+        faster = [(s * p, s, p) for s in divisors(mw) for p in divisors(mh) if vectors * (mw // s) * (mh // p) < cycles]
+        return [("SIMD", min(faster)[1]), ("PE", min(faster)[2])] if faster else None
+    if kind not in _SPEEDUPS or (kind == "ConvolutionInputGenerator" and inst.get_nodeattr("depthwise")):
+        return None  # a depthwise window follows its VVAU's PE
+    attr, bound = _SPEEDUPS[kind]
+    larger = [d for d in divisors(inst.get_nodeattr(bound)) if d > inst.get_nodeattr(attr)]
+    return [(attr, larger[0])] if larger else None
+
+
+def _for_latency(model, design, fit: Fit, cycles: int):
+    """While FINN's latency (the sum of the layers' cycles) is above `cycles`, speed up the layer
+    that saves the most cycles per share of the budget it adds, as long as everything fits."""
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from qonnx.custom_op.registry import getCustomOp
+
+    part = design.spec["target"]["part"]
+    while fit.latency_cycles > cycles:
+        base = model.analysis(lambda m: res_estimation(m, fpgapart=part))
+        best = None
+        for node in model.graph.node:
+            inst = getCustomOp(node)
+            change = _faster(node, inst)
+            if change is None:
+                continue
+            before, old = inst.get_exp_cycles(), [(a, inst.get_nodeattr(a)) for a, _ in change]
+            for a, v in change:
+                inst.set_nodeattr(a, v)
+            after = res_estimation(model, fpgapart=part)[node.name]
+            saved = before - inst.get_exp_cycles()
+            cost = sum(max(0, after.get(r, 0) - base[node.name].get(r, 0)) / fit.budget[r] for r in ESTIMATED
+                       if fit.budget.get(r))
+            for a, v in old:
+                inst.set_nodeattr(a, v)
+            if saved > 0 and (best is None or saved / (cost + 1e-9) > best[0]):
+                best = (saved / (cost + 1e-9), inst, change, old)
+        if best is None:
+            break
+        for a, v in best[2]:
+            best[1].set_nodeattr(a, v)
+        trial = estimate(model, design, fit.target_fps, fit.target_cycles)
+        if trial.over():  # the cheapest speed-up no longer fits: stop at the last fitting folding
+            for a, v in best[3]:
+                best[1].set_nodeattr(a, v)
+            break
+        fit = trial
+    return model, fit
+
+
+def fits(fit: Fit) -> bool:
+    return fit.max_cycles <= fit.target_cycles and not fit.over()
+
+
+def fastest_fitting(model, design, below: int) -> Fit | None:
+    """The highest target (frames/s, < `below`) whose folding meets it within the budget:
+    halved until one fits, then bisected (to 2 %)."""
+    lo, hi = None, below
+    fps = below // 2
+    while fps >= 1:
+        _, fit = fold_for(model, design, fps)
+        if fits(fit):
+            lo = fit
+            break
+        hi, fps = fps, fps // 2
+    if lo is None:
+        return None
+    while hi - lo.target_fps > max(1, lo.target_fps // 50):
+        mid = (lo.target_fps + hi) // 2
+        _, fit = fold_for(model, design, mid)
+        lo, hi = (fit, hi) if fits(fit) else (lo, mid)
+    return lo
+
+
+def fit_to_target(model, design):
+    """The accelerator folded for the design's target, or one line saying why it cannot be:
+    the layer that cannot go faster, or the resource over budget, with the fastest target
+    that fits."""
+    target = design.target_fps()
+    clock, part = design.spec["target"]["clock_ns"], design.spec["target"]["part"]
+    folded, fit = fold_for(model, design, target)
+    if fit.max_cycles > fit.target_cycles:
+        best = 1e9 / clock / fit.max_cycles
+        raise FpgaflowError(
+            f"target {target:,} frames/s needs {fit.target_cycles:,} cycles per frame at {clock} ns; "
+            f"{fit.bottleneck} cannot go below {fit.max_cycles:,} cycles however it is folded: the fastest this "
+            f"design runs is {best:,.0f} frames/s (--target-fps {int(best)})")
+    over = fit.over()
+    if over:
+        resource = max(over, key=over.get)
+        share = design.spec["budget"].get(resource, DEFAULT_BUDGET)
+        fastest = fastest_fitting(model, design, target)
+        hint = (f"the fastest target that fits is {fastest.target_fps:,} frames/s (--target-fps {fastest.target_fps})"
+                if fastest else "no target fits")
+        raise FpgaflowError(
+            f"target {target:,} frames/s does not fit {part}: it needs {fit.resources[resource]:,} {resource} "
+            f"(FINN estimate), the part has {fit.available[resource]:,} and the budget allows "
+            f"{fit.budget[resource]:,} ({share:.0%}); {hint}")
+    latency = design.spec["target"]["latency_us"]
+    if latency is not None and fit.latency_cycles * clock / 1000 > latency:
+        raise FpgaflowError(
+            f"target.latency_us {latency}: FINN estimates {fit.latency_cycles * clock / 1000:.1f} us "
+            f"({fit.latency_cycles:,} cycles, the sum of the layers' cycles) at {target:,} frames/s")
+    return folded, fit
+
+
+def fastest(model, design) -> tuple[Fit | None, int]:
+    """(the fastest folding that fits the budget, the frames/s no folding can pass) for the
+    specialized accelerator: the layer that cannot go faster bounds it, the budget may more."""
+    clock = design.spec["target"]["clock_ns"]
+    _, unbounded = fold_for(model, design, int(1e9 / clock))  # one frame per cycle: every layer at its fastest
+    ceiling = int(1e9 / clock / unbounded.max_cycles)
+    _, fit = fold_for(model, design, ceiling)
+    return (fit if fits(fit) else fastest_fitting(model, design, ceiling)), ceiling
