@@ -10,29 +10,40 @@ KEYS = {"csim_img_per_s", "csim_exact", "csim_n", "reference_cpu_img_per_s", "re
         "compile_s_cold", "compile_s_cached", "peak_rss_mb"}
 
 
-def test_bench_writes_its_schema(built):
-    r = run_cli("bench", "lenet", "-n", "60", build=built)
+@pytest.fixture(scope="module")
+def bench_all(built):
+    """`fpgaflow bench` over every design (20 images each, training speed not measured), as a
+    user runs `make bench` on a clean checkout: it stopped at the first design a backend could
+    not take. Uses the lenet hls4ml project of `built`; builds the rest."""
+    r = run_cli("bench", "-n", "20", "--train-steps", "0", build=built)
     assert r.returncode == 0, r.stdout + r.stderr
-    data = json.loads((built / "bench.json").read_text())
+    return r, json.loads((built / "bench.json").read_text())
+
+
+def test_bench_writes_its_schema(bench_all):
+    r, data = bench_all
     row = data["designs"]["lenet"]
     assert KEYS <= set(row) and {"cpu", "cores"} <= set(data["machine"])
-    assert row["csim_n"] == 60 and row["csim_exact"] is True and row["csim_stock_equals_fast"] is True
+    assert row["csim_n"] == 20 and row["csim_exact"] is True and row["csim_stock_equals_fast"] is True
     assert row["csim_img_per_s"] > 0 and row["compile_s_cold"] > row["compile_s_cached"]
     assert "C-sim img/s" in r.stdout and "lenet" in r.stdout
 
 
-def test_bench_inference_table(built):
+def test_training_speed_is_measured_by_real_runs(lenet):
+    from fpgaflow.bench.run import train_throughput
+
+    assert train_throughput(lenet, 1, steps=3) > 0
+    assert train_throughput(lenet, 1, steps=0) is None  # not measured: null, never 0
+
+
+def test_bench_inference_table(built, bench_all):
     """Every runtime's row, with the int8 model really on ONNX Runtime's int8 kernels."""
     import onnx
 
-    data = json.loads((built / "bench.json").read_text()) if (built / "bench.json").exists() else None
-    if data is None or "inference" not in data["designs"].get("lenet", {}):
-        r = run_cli("bench", "lenet", "-n", "60", build=built)
-        assert r.returncode == 0, r.stdout + r.stderr
-        data = json.loads((built / "bench.json").read_text())
+    _, data = bench_all
     rows = {(r["runtime"], r["device"].split(",")[0]): r for r in data["designs"]["lenet"]["inference"]}
     fp32, int8 = rows[("PyTorch fp32 (QAT model)", "CPU")], rows[("ONNX Runtime int8", "CPU")]
-    assert fp32["n"] == int8["n"] == 60 and fp32["accuracy"] >= 0.95 and int8["accuracy"] >= 0.95
+    assert fp32["n"] == int8["n"] == 20 and fp32["accuracy"] >= 0.95 and int8["accuracy"] >= 0.95
     assert fp32["images_per_s"] > 0 and int8["latency_us"] > 0
     ops = {n.op_type for n in onnx.load(str(built / "lenet" / "int8" / "model.int8.onnx")).graph.node}
     assert {"QLinearConv", "QGemm"} <= ops and "Conv" not in ops
@@ -52,14 +63,11 @@ def test_bench_inference_table(built):
         assert gpu["accuracy"] is None and "no CUDA" in gpu["note"]
 
 
-def test_bench_over_every_design(tmp_path):
-    """`make bench` on a clean checkout: every design gets its rows (it stopped at the first
-    design a backend could not take); small image counts, training speed not measured."""
+def test_bench_over_every_design(bench_all):
+    """Every design gets its rows; a backend that cannot take one would give its reason."""
     from fpgaflow.core.spec import list_designs
 
-    r = run_cli("bench", "-n", "20", "--train-steps", "0", build=tmp_path)
-    assert r.returncode == 0, r.stdout + r.stderr
-    data = json.loads((tmp_path / "bench.json").read_text())
+    r, data = bench_all
     assert set(data["designs"]) == set(list_designs())
     for name, row in data["designs"].items():
         assert row["csim_exact"] is True and row["csim_n"] == 20, name
