@@ -27,7 +27,6 @@ from .folding import folding, target_cycles
 from .stages import STAGES, STEPS, BuildState
 
 MANIFEST = "fpgaflow-finn.json"
-HW_DOMAIN = "finn.custom_op.fpgadataflow"
 # FINN attributes that hold absolute paths into the build folder
 PATH_ATTRS = ("code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_path", "model")
 # a matrix-vector unit's weight matrix (MW inputs x MH outputs) and a layer's channels, which
