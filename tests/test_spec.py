@@ -145,3 +145,14 @@ def test_hls4ml_refuses_a_throughput_target_it_cannot_fold_for():
 
     r = run_cli("hls", "lenet", "--target-fps", "100000")
     assert r.returncode == 2 and "hls4ml backend does not fold to a throughput target yet" in r.stderr
+
+
+def test_each_framework_lists_the_layer_types_its_builder_takes():
+    """The registry's layer_types (checked at load, without importing torch or TensorFlow) is
+    a copy of each model builder's table: they must not drift apart."""
+    from fpgaflow.frontends import FRAMEWORKS
+    from fpgaflow.frontends.brevitas.model import LAYER_BUILDERS as BREVITAS
+    from fpgaflow.frontends.qkeras.model import LAYER_BUILDERS as QKERAS
+
+    assert set(FRAMEWORKS["brevitas"].layer_types) == set(BREVITAS)
+    assert set(FRAMEWORKS["keras"].layer_types) == set(QKERAS)

@@ -58,11 +58,14 @@ def bench_design(design: Design, build_root: Path, n: int | None, unavailable: d
                  train_steps: int = 100, log=print) -> dict:
     """One design's row. A backend in `unavailable` (it cannot take the design) gets its
     reason instead of numbers; the others are measured."""
+    from ..backends import for_framework
+
+    built = {b.name for b in for_framework(design.framework.name)} - set(unavailable)
     x, labels = design_images(design, "test", n)
     workers = default_workers()
     row = {"unavailable": unavailable}
     r = None
-    if "hls4ml" not in unavailable:
+    if "hls4ml" in built:
         r = _csim_numbers(design, build_root, n, x, workers, row)
     gpu, _ = gpu_reference(design)
     row["reference_gpu_img_per_s"] = _rate(gpu, x) if gpu else None
@@ -70,7 +73,7 @@ def bench_design(design: Design, build_root: Path, n: int | None, unavailable: d
     row["train_img_per_s_1proc"] = train_throughput(design, 1, train_steps)
     row["train_img_per_s_2proc"] = train_throughput(design, 2, train_steps)
     finn = None
-    if design.framework.name == "brevitas" and "finn" not in unavailable:
+    if "finn" in built:
         from ..backends.finn.verify import verify_finn
 
         finn = verify_finn(design, build_root, n=min(len(x), FINN_IMAGES), progress=False, log=lambda *_: None)

@@ -44,7 +44,6 @@ MATRIX_SIZE = {
 
 @dataclass(frozen=True)
 class Layer:
-    index: int                 # position in the spec's layers
     name: str
     type: str
     in_shape: tuple            # (C, H, W) or (N,)
@@ -61,10 +60,6 @@ class Layer:
     @property
     def weighted(self) -> bool:
         return self.type in WEIGHTED
-
-    @property
-    def weights(self) -> int:
-        return self.matrix[0] * self.matrix[1] if self.matrix else 0
 
     @property
     def prunable(self) -> bool:
@@ -113,20 +108,20 @@ def resolve(spec: dict, as_trained: bool = False) -> list[Layer]:
         kind = params["type"]
         counts[kind] = counts.get(kind, 0) + 1
         name = params.get("name") or f"{UNNAMED.get(kind, kind)}{counts[kind]}"
-        weighted = kind in WEIGHTED
-        activation = params.get("activation", "relu") if weighted else None
+        has_weights = kind in WEIGHTED
+        activation = params.get("activation", "relu") if has_weights else None
         relu = activation == "relu"
         out_shape = output_shape(params, shape)
         out.append(Layer(
-            index=i, name=name, type=kind, in_shape=shape, out_shape=out_shape, params=params, last=i == last,
+            name=name, type=kind, in_shape=shape, out_shape=out_shape, params=params, last=i == last,
             activation=activation,
-            weight_bits=params.get("weight_bits", quant["weight_bits"]) if weighted else None,
+            weight_bits=params.get("weight_bits", quant["weight_bits"]) if has_weights else None,
             act_bits=params.get("act_bits", quant["act_bits"]) if relu else None,
             in_bits=in_bits,
-            matrix=MATRIX_SIZE[kind](params, shape) if weighted else None,
-            evaluations=(out_shape[1] * out_shape[2] if kind != "dense" else 1) if weighted else 0))
+            matrix=MATRIX_SIZE[kind](params, shape) if has_weights else None,
+            evaluations=(out_shape[1] * out_shape[2] if kind != "dense" else 1) if has_weights else 0))
         shape = out_shape
-        if weighted:
+        if has_weights:
             # the next layer reads this one's quantized activation (max pooling keeps its grid)
             in_bits = params.get("act_bits", quant["act_bits"])
     return out

@@ -21,7 +21,6 @@ class Framework:
     references: tuple[str, ...]  # reference inferences; the first (CPU) is the default
     train: str                   # (design, out_dir, epochs, checkpoint_dir, progress) -> metrics
     export: str                  # (design, build_root) -> the exported model artefact
-    trained_model: str           # (design, weights=None) -> the trained model, ready to run
     hls4ml_front: str            # hls4ml front end reading that artefact
     trace: str                   # (design, x1 NCHW) -> the model's stages on one image, for triage
     scaled_training: bool        # distributed, accumulated, mixed-precision training; pruning; distillation
@@ -36,14 +35,12 @@ FRAMEWORKS = {
         name="brevitas", weights_file="weights.pt", layer_types=("conv", "dwconv", "maxpool", "flatten", "dense"),
         references=("torch-cpu", "torch-cuda"),
         train="fpgaflow.train.loop:train", export="fpgaflow.frontends.brevitas.export:export_qonnx",
-        trained_model="fpgaflow.frontends.brevitas.model:trained_model",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:QonnxFront",
         trace="fpgaflow.frontends.brevitas.trace:trace", scaled_training=True),
     "keras": Framework(
         name="keras", weights_file="weights.h5", layer_types=("conv", "maxpool", "flatten", "dense"),
         references=("tf-cpu", "tf-cuda"),
         train="fpgaflow.train.qkeras:train", export="fpgaflow.frontends.qkeras.export:export_keras",
-        trained_model="fpgaflow.frontends.qkeras.model:trained_model",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:KerasFront",
         trace="fpgaflow.frontends.qkeras.trace:trace", scaled_training=False),
 }

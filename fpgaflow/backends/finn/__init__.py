@@ -61,7 +61,7 @@ class FinnBackend(Backend):
                   f"  finn      {d['finn']}\n  torch-cpu {d['torch-cpu']}")
         print(f"compared in {r['compared_in']}; not simulated here: " + "; ".join(
             f"{k} ({v})" for k, v in r["not_simulated"].items()))
-        print(f"{r['seconds']} s; wrote {Path(build_dir) / design.name / 'finn' / 'verify.json'}")
+        print(f"{r['seconds']} s; wrote {self.project(design, build_dir) / 'verify.json'}")
         return 1 if any(s["mismatches"] for s in r["stages"]) else 0
 
     def synth(self, design, build_dir) -> int:
@@ -78,19 +78,18 @@ class FinnBackend(Backend):
         from .build import read_manifest
         from .folding import specialized
 
+        from ...reports.schema import resources
+
         folder = self.project(design, build_dir)
         read_manifest(folder)
-        clock = design.spec["target"]["clock_ns"]
         with tempfile.TemporaryDirectory() as tmp:
             _, _, dataflow = specialized(ModelWrapper(str(folder / "models" / "hw.onnx")), Path(tmp),
                                          design.spec["target"]["part"])
             fit, ceiling = fastest(dataflow, design)
         if fit is None:
             return {"target_fps": None, "note": "no folding of this design fits the budget"}
-        return {"target_fps": fit.target_fps, "fps": round(1e9 / clock / fit.max_cycles, 1),
-                "latency_us": round(fit.latency_cycles * clock / 1000, 2),
-                "resources": {**{r: None for r in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")}, **fit.resources},
-                "available": {**{r: None for r in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")}, **fit.available},
+        return {"target_fps": fit.target_fps, "fps": round(fit.fps, 1), "latency_us": round(fit.latency_us, 2),
+                "resources": resources(**fit.resources), "available": resources(**fit.available),
                 "budget": fit.budget, "bottleneck": fit.bottleneck, "ceiling_fps": ceiling,
                 "source": "FINN estimate (res_estimation, dataflow_performance: latency is the sum of the layers' "
                           "cycles); FF not estimated"}

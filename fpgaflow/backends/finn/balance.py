@@ -31,16 +31,32 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def cycles_per_frame(clock_ns: float, fps: float) -> int:
+    """The initiation interval a throughput target asks for: clock cycles per frame."""
+    return max(1, int(1e9 / clock_ns / fps))
+
+
 @dataclass
 class Fit:
     target_fps: int
     target_cycles: int
+    clock_ns: float
     max_cycles: int
     bottleneck: str
     latency_cycles: int
     resources: dict          # FINN's estimate, totals (null where FINN has none)
     budget: dict             # what the budget allows of each resource
     available: dict          # the part's capacity
+
+    @property
+    def fps(self) -> float:
+        """Frames per second the folding reaches: one frame per bottleneck interval."""
+        return 1e9 / self.clock_ns / self.max_cycles
+
+    @property
+    def latency_us(self) -> float:
+        """FINN's latency: the sum of the layers' cycles (streaming layers overlap: an upper bound)."""
+        return self.latency_cycles * self.clock_ns / 1000
 
     def over(self) -> dict:
         """resource -> used / allowed, for each over its budget."""
@@ -107,26 +123,23 @@ def estimate(model, design, target_fps: int, cycles: int) -> Fit:
     totals = {r: round(sum(l.get(r, 0) for l in layers.values())) for r in ESTIMATED}
     perf = model.transform(AnnotateCycles()).analysis(dataflow_performance)
     budget, available = budget_of(design)
-    return Fit(target_fps, cycles, int(perf["max_cycles"]), perf["max_cycles_node_name"],
-               int(perf["critical_path_cycles"]), totals, budget, available)
+    return Fit(target_fps, cycles, design.spec["target"]["clock_ns"], int(perf["max_cycles"]),
+               perf["max_cycles_node_name"], int(perf["critical_path_cycles"]), totals, budget, available)
 
 
 def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
     """Move MVAU products from LUTs to DSPs while LUTs are over budget and DSPs are not."""
-    from finn.analysis.fpgadataflow.res_estimation import res_estimation
-
     part = design.spec["target"]["part"]
     while "LUT" in fit.over():
-        per_layer = model.analysis(lambda m: res_estimation(m, fpgapart=part))
         best = None
         for node, inst in _mvaus(model):
             if not node.op_type.endswith("_hls") or inst.get_nodeattr("resType") == "dsp":
                 continue
-            was = inst.get_nodeattr("resType")
+            before, was = inst.node_res_estimation(part), inst.get_nodeattr("resType")
             inst.set_nodeattr("resType", "dsp")
-            after = res_estimation(model, fpgapart=part)[node.name]
+            after = inst.node_res_estimation(part)
             inst.set_nodeattr("resType", was)
-            saved, dsps = per_layer[node.name]["LUT"] - after["LUT"], after["DSP"] - per_layer[node.name]["DSP"]
+            saved, dsps = before["LUT"] - after["LUT"], after["DSP"] - before["DSP"]
             if saved > 0 and fit.resources["DSP"] + dsps <= fit.budget["DSP"] and (
                     best is None or saved / max(dsps, 1) > best[0]):
                 best = (saved / max(dsps, 1), inst)
@@ -139,7 +152,7 @@ def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
 
 def fold_for(model, design, target_fps: int):
     """(folded model, Fit) for a target; nothing is checked against the budget here."""
-    cycles = max(1, int(1e9 / design.spec["target"]["clock_ns"] / target_fps))
+    cycles = cycles_per_frame(design.spec["target"]["clock_ns"], target_fps)
     model = fold_to(model, cycles)
     fit = estimate(model, design, target_fps, cycles)
     model, fit = _to_dsps(model, design, fit, target_fps, cycles)
@@ -173,24 +186,23 @@ def _faster(node, inst):
 def _for_latency(model, design, fit: Fit, cycles: int):
     """While FINN's latency (the sum of the layers' cycles) is above `cycles`, speed up the layer
     that saves the most cycles per share of the budget it adds, as long as everything fits."""
-    from finn.analysis.fpgadataflow.res_estimation import res_estimation
     from qonnx.custom_op.registry import getCustomOp
 
     part = design.spec["target"]["part"]
     while fit.latency_cycles > cycles:
-        base = model.analysis(lambda m: res_estimation(m, fpgapart=part))
         best = None
         for node in model.graph.node:
             inst = getCustomOp(node)
             change = _faster(node, inst)
             if change is None:
                 continue
-            before, old = inst.get_exp_cycles(), [(a, inst.get_nodeattr(a)) for a, _ in change]
+            before, base = inst.get_exp_cycles(), inst.node_res_estimation(part)
+            old = [(a, inst.get_nodeattr(a)) for a, _ in change]
             for a, v in change:
                 inst.set_nodeattr(a, v)
-            after = res_estimation(model, fpgapart=part)[node.name]
+            after = inst.node_res_estimation(part)
             saved = before - inst.get_exp_cycles()
-            cost = sum(max(0, after.get(r, 0) - base[node.name].get(r, 0)) / fit.budget[r] for r in ESTIMATED
+            cost = sum(max(0, after.get(r, 0) - base.get(r, 0)) / fit.budget[r] for r in ESTIMATED
                        if fit.budget.get(r))
             for a, v in old:
                 inst.set_nodeattr(a, v)
@@ -241,11 +253,10 @@ def fit_to_target(model, design):
     clock, part = design.spec["target"]["clock_ns"], design.spec["target"]["part"]
     folded, fit = fold_for(model, design, target)
     if fit.max_cycles > fit.target_cycles:
-        best = 1e9 / clock / fit.max_cycles
         raise FpgaflowError(
             f"target {target:,} frames/s needs {fit.target_cycles:,} cycles per frame at {clock} ns; "
             f"{fit.bottleneck} cannot go below {fit.max_cycles:,} cycles however it is folded: the fastest this "
-            f"design runs is {best:,.0f} frames/s (--target-fps {int(best)})")
+            f"design runs is {fit.fps:,.0f} frames/s (--target-fps {int(fit.fps)})")
     over = fit.over()
     if over:
         resource = max(over, key=over.get)
@@ -258,9 +269,9 @@ def fit_to_target(model, design):
             f"(FINN estimate), the part has {fit.available[resource]:,} and the budget allows "
             f"{fit.budget[resource]:,} ({share:.0%}); {hint}")
     latency = design.spec["target"]["latency_us"]
-    if latency is not None and fit.latency_cycles * clock / 1000 > latency:
+    if latency is not None and fit.latency_us > latency:
         raise FpgaflowError(
-            f"target.latency_us {latency}: FINN estimates {fit.latency_cycles * clock / 1000:.1f} us "
+            f"target.latency_us {latency}: FINN estimates {fit.latency_us:.1f} us "
             f"({fit.latency_cycles:,} cycles, the sum of the layers' cycles) at {target:,} frames/s")
     return folded, fit
 
@@ -268,8 +279,7 @@ def fit_to_target(model, design):
 def fastest(model, design) -> tuple[Fit | None, int]:
     """(the fastest folding that fits the budget, the frames/s no folding can pass) for the
     specialized accelerator: the layer that cannot go faster bounds it, the budget may more."""
-    clock = design.spec["target"]["clock_ns"]
-    _, unbounded = fold_for(model, design, int(1e9 / clock))  # one frame per cycle: every layer at its fastest
-    ceiling = int(1e9 / clock / unbounded.max_cycles)
+    _, unbounded = fold_for(model, design, int(1e9 / design.spec["target"]["clock_ns"]))  # one frame per cycle
+    ceiling = int(unbounded.fps)
     _, fit = fold_for(model, design, ceiling)
     return (fit if fits(fit) else fastest_fitting(model, design, ceiling)), ceiling

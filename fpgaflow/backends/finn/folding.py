@@ -12,7 +12,7 @@ from pathlib import Path
 from ...core.atomic import atomic_write_text
 from ...core.errors import FpgaflowError
 from ...core.spec import Design
-from .balance import fit_to_target
+from .balance import cycles_per_frame, fit_to_target
 from .passes import apply, minimize_bit_width
 
 FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
@@ -20,7 +20,7 @@ FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_m
 
 def target_cycles(design: Design) -> int:
     """Cycles per frame that the folding aims at: the clock over the target frames per second."""
-    return max(1, int(1e9 / design.spec["target"]["clock_ns"] / design.target_fps()))
+    return cycles_per_frame(design.spec["target"]["clock_ns"], design.target_fps())
 
 
 def specialized(parent_model, models: Path, part: str, stage: str = "folded"):

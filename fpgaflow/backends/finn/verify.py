@@ -72,8 +72,9 @@ def execute(folder: Path, stage: str, x: np.ndarray, workers: int, progress: boo
 
 def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers: int | None = None,
                 progress: bool = True, log=print) -> dict:
-    if design.framework.name != "brevitas":
-        raise FpgaflowError(f"the FINN backend takes Brevitas designs; {design.name} is {design.framework.name}")
+    from . import FinnBackend
+
+    FinnBackend().check(design)
     folder = Path(build_root).resolve() / design.name / "finn"
     manifest = read_manifest(folder)
     built = manifest.get("weights_sha256")  # null when built from a QONNX file fpgaflow did not export

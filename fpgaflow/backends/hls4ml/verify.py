@@ -18,9 +18,8 @@ from ...core.errors import FpgaflowError
 from ...core.hashing import sha256
 from ...core.spec import Design
 from ...core.vectors import write_dat
-from ...verify import triage
+from ...verify import references, triage
 from ...verify.compare import compare, default_workers
-from ...verify import references
 from ...verify.references import DEFAULT, reference_names
 from . import csim
 from .convert import read_manifest
