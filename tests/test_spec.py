@@ -140,13 +140,6 @@ def test_unknown_part_and_bad_targets_are_refused_at_load():
         validate(with_change(("target", "latency_us"), -1))
 
 
-def test_hls4ml_refuses_a_throughput_target_it_cannot_fold_for():
-    from conftest import run_cli
-
-    r = run_cli("hls", "lenet", "--target-fps", "100000")
-    assert r.returncode == 2 and "hls4ml backend does not fold to a throughput target yet" in r.stderr
-
-
 def test_each_framework_lists_the_layer_types_its_builder_takes():
     """The registry's layer_types (checked at load, without importing torch or TensorFlow) is
     a copy of each model builder's table: they must not drift apart."""

@@ -103,7 +103,7 @@ def fpga_rows(design: Design, build_root: Path, hls_accuracy: dict | None, finn_
     sources = []
     if hls_accuracy is not None:
         sources.append(("FPGA estimate, hls4ml", Path(build_root) / design.name / "hls4ml" / "fpgaflow.json",
-                        hls_accuracy, "fpgaflow's bounds: latency >= and throughput <= these"))
+                        hls_accuracy, "fpgaflow's estimate (cost model calibrated on public Vivado reports)"))
     finn = Path(build_root) / design.name / "finn" / "estimates" / "estimate_layer_resources.json"
     if finn_accuracy is not None and finn.is_file():
         sources.append(("FPGA estimate, FINN", finn, finn_accuracy, "FINN's analytical estimate"))

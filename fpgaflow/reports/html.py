@@ -94,17 +94,17 @@ def _charts(s: dict, present: list[str], avail: dict, rows: list[dict]) -> list[
             vals = [r[source]["resources"][res] if r[source] else None for r in rows]
             if any(v is not None for v in vals):
                 charts.append(bar_chart(f"{res} per layer ({label})", names, {res: vals}))
-        lat = {f"latency ({label}{', lower bound' if source == 'estimate' else ''})":
+        lat = {f"latency ({label}{', lower bound' if source == 'estimate' and is_bound(s.get('estimate')) else ''})":
                [(r[source]["latency_cycles"]["worst"] or r[source]["latency_cycles"]["best"]) if r[source] else None
                 for r in rows]}
         charts.append(bar_chart("Latency per layer (cycles, log scale)", names, lat, log=True))
         both = [r for r in rows if r["report"] and r["estimate"]]
         if both:
             charts.append(bar_chart("Estimate vs report: DSP", [r["label"] for r in both],
-                                    {"estimate (upper bound)": [r["estimate"]["resources"]["DSP"] for r in both],
+                                    {"estimate": [r["estimate"]["resources"]["DSP"] for r in both],
                                      "HLS report": [r["report"]["resources"]["DSP"] for r in both]}))
             charts.append(bar_chart("Estimate vs report: latency (cycles, log scale)", [r["label"] for r in both],
-                                    {"estimate (lower bound)": [r["estimate"]["latency_cycles"]["best"] for r in both],
+                                    {"estimate": [r["estimate"]["latency_cycles"]["best"] for r in both],
                                      "HLS report": [r["report"]["latency_cycles"]["worst"] for r in both]}, log=True))
     return charts
 
@@ -118,13 +118,14 @@ def page(title: str, s: dict, budgets: list[dict] | None = None) -> str:
                     [[res, *[s[k]["resources"][res] for k in present], avail.get(res)] for res in RESOURCES]
                     + [["latency (cycles)", *[_latency_cell(s[k], k) for k in present], None]])
     layer_rows = _table(
-        ["layer", "latency (cycles)", "interval", *RESOURCES, "est. MACs", "est. multipliers", "est. cycles (lower bound)",
-         "est. BRAM_18K"],
+        ["layer", "latency (cycles)", "interval", *RESOURCES, "est. MACs", "est. multipliers",
+         "est. cycles (lower bound)" if is_bound(s.get("estimate")) else "est. cycles", "est. LUT", "est. BRAM_18K"],
         [[r["label"], r["report"] and _range(r["report"]["latency_cycles"], "best", "worst"),
           r["report"] and _range(r["report"]["interval_cycles"], "min", "max"),
           *[r["report"] and r["report"]["resources"][k] for k in RESOURCES],
           r["estimate"] and r["estimate"].get("macs"), r["estimate"] and r["estimate"].get("multipliers"),
-          r["estimate"] and r["estimate"]["latency_cycles"]["best"], r["estimate"] and r["estimate"]["resources"]["BRAM_18K"]]
+          r["estimate"] and r["estimate"]["latency_cycles"]["best"], r["estimate"] and r["estimate"]["resources"]["LUT"],
+          r["estimate"] and r["estimate"]["resources"]["BRAM_18K"]]
          for r in rows])
     sources = _table(["source", "tool", "version", "part", "top", "file"],
                      [[TITLES[k], s[k]["tool"], s[k]["tool_version"], s[k]["part"], s[k]["top"], s[k]["source"]]
@@ -136,9 +137,8 @@ def page(title: str, s: dict, budgets: list[dict] | None = None) -> str:
             ["budget", "limit", "value", "from", "status"],
             [[b["key"], b["limit"], None if b["value"] is None else round(b["value"], 4), TITLES.get(b["source"]),
               b["status"]] for b in budgets])
-    est_note = ("<p class=note>Estimates are fpgaflow's own, without any vendor tool: MACs, multipliers after "
-                "reuse (an upper bound on DSPs), weight BRAM, and a latency lower bound. LUT and FF need "
-                "synthesis.</p>") if "estimate" in present else ""
+    est_note = (f"<p class=note>{_esc(s['estimate'].get('note') or 'Estimates: no vendor tool ran.')}</p>"
+                if "estimate" in present else "")
     lat = timing["latency_cycles"]
     headline = (f"latency {'&ge; ' if lat['lower_bound'] else ''}{lat['us']:.4g} &micro;s at {timing['clock_ns']} ns "
                 f"(from {TITLES[lat['source']]})") if lat["us"] is not None else "latency unknown"

@@ -78,7 +78,7 @@ class FinnBackend(Backend):
         from .build import read_manifest
         from .folding import specialized
 
-        from ...reports.schema import resources
+        from ..target import fastest_json
 
         folder = self.project(design, build_dir)
         read_manifest(folder)
@@ -86,10 +86,5 @@ class FinnBackend(Backend):
             _, _, dataflow = specialized(ModelWrapper(str(folder / "models" / "hw.onnx")), Path(tmp),
                                          design.spec["target"]["part"])
             fit, ceiling = fastest(dataflow, design)
-        if fit is None:
-            return {"target_fps": None, "note": "no folding of this design fits the budget"}
-        return {"target_fps": fit.target_fps, "fps": round(fit.fps, 1), "latency_us": round(fit.latency_us, 2),
-                "resources": resources(**fit.resources), "available": resources(**fit.available),
-                "budget": fit.budget, "bottleneck": fit.bottleneck, "ceiling_fps": ceiling,
-                "source": "FINN estimate (res_estimation, dataflow_performance: latency is the sum of the layers' "
-                          "cycles); FF not estimated"}
+        return fastest_json(fit, ceiling, "FINN estimate (res_estimation, dataflow_performance: latency is the sum "
+                                          "of the layers' cycles); FF not estimated")

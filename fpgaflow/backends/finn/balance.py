@@ -18,58 +18,15 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import dataclass
 
-from ...core.errors import FpgaflowError
-from ...core.parts import part_capacity
+from ..target import Fit, budget_of, cycles_per_frame, fastest_fitting, fits, refuse_unless_fits
 
-DEFAULT_BUDGET = 0.7
 ESTIMATED = ("LUT", "BRAM_18K", "URAM", "DSP")   # what FINN's res_estimation gives
+LATENCY_RULE = "FINN's sum of the layers' cycles; streaming layers overlap: an upper bound"
 
 
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def cycles_per_frame(clock_ns: float, fps: float) -> int:
-    """The initiation interval a throughput target asks for: clock cycles per frame."""
-    return max(1, int(1e9 / clock_ns / fps))
-
-
-@dataclass
-class Fit:
-    target_fps: int
-    target_cycles: int
-    clock_ns: float
-    max_cycles: int
-    bottleneck: str
-    latency_cycles: int
-    resources: dict          # FINN's estimate, totals (null where FINN has none)
-    budget: dict             # what the budget allows of each resource
-    available: dict          # the part's capacity
-
-    @property
-    def fps(self) -> float:
-        """Frames per second the folding reaches: one frame per bottleneck interval."""
-        return 1e9 / self.clock_ns / self.max_cycles
-
-    @property
-    def latency_us(self) -> float:
-        """FINN's latency: the sum of the layers' cycles (streaming layers overlap: an upper bound)."""
-        return self.latency_cycles * self.clock_ns / 1000
-
-    def over(self) -> dict:
-        """resource -> used / allowed, for each over its budget."""
-        return {r: self.resources[r] / self.budget[r] for r in ESTIMATED
-                if self.resources.get(r) is not None and self.budget.get(r) is not None
-                and self.resources[r] > self.budget[r]}
-
-
-def budget_of(design) -> tuple[dict, dict]:
-    cap = part_capacity(design.spec["target"]["part"])
-    fractions = design.spec["budget"]
-    return ({r: math.floor(cap[r] * fractions.get(r, DEFAULT_BUDGET)) for r in ESTIMATED},
-            {r: cap[r] for r in ESTIMATED})
 
 
 def _mvaus(model):
@@ -122,9 +79,10 @@ def estimate(model, design, target_fps: int, cycles: int) -> Fit:
     layers = model.analysis(lambda m: res_estimation(m, fpgapart=design.spec["target"]["part"]))
     totals = {r: round(sum(l.get(r, 0) for l in layers.values())) for r in ESTIMATED}
     perf = model.transform(AnnotateCycles()).analysis(dataflow_performance)
-    budget, available = budget_of(design)
+    budget, available = budget_of(design, ESTIMATED)
     return Fit(target_fps, cycles, design.spec["target"]["clock_ns"], int(perf["max_cycles"]),
-               perf["max_cycles_node_name"], int(perf["critical_path_cycles"]), totals, budget, available)
+               perf["max_cycles_node_name"], int(perf["critical_path_cycles"]), totals, budget, available,
+               "FINN estimate", LATENCY_RULE)
 
 
 def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
@@ -221,58 +179,10 @@ def _for_latency(model, design, fit: Fit, cycles: int):
     return model, fit
 
 
-def fits(fit: Fit) -> bool:
-    return fit.max_cycles <= fit.target_cycles and not fit.over()
-
-
-def fastest_fitting(model, design, below: int) -> Fit | None:
-    """The highest target (frames/s, < `below`) whose folding meets it within the budget:
-    halved until one fits, then bisected (to 2 %)."""
-    lo, hi = None, below
-    fps = below // 2
-    while fps >= 1:
-        _, fit = fold_for(model, design, fps)
-        if fits(fit):
-            lo = fit
-            break
-        hi, fps = fps, fps // 2
-    if lo is None:
-        return None
-    while hi - lo.target_fps > max(1, lo.target_fps // 50):
-        mid = (lo.target_fps + hi) // 2
-        _, fit = fold_for(model, design, mid)
-        lo, hi = (fit, hi) if fits(fit) else (lo, mid)
-    return lo
-
-
 def fit_to_target(model, design):
-    """The accelerator folded for the design's target, or one line saying why it cannot be:
-    the layer that cannot go faster, or the resource over budget, with the fastest target
-    that fits."""
-    target = design.target_fps()
-    clock, part = design.spec["target"]["clock_ns"], design.spec["target"]["part"]
-    folded, fit = fold_for(model, design, target)
-    if fit.max_cycles > fit.target_cycles:
-        raise FpgaflowError(
-            f"target {target:,} frames/s needs {fit.target_cycles:,} cycles per frame at {clock} ns; "
-            f"{fit.bottleneck} cannot go below {fit.max_cycles:,} cycles however it is folded: the fastest this "
-            f"design runs is {fit.fps:,.0f} frames/s (--target-fps {int(fit.fps)})")
-    over = fit.over()
-    if over:
-        resource = max(over, key=over.get)
-        share = design.spec["budget"].get(resource, DEFAULT_BUDGET)
-        fastest = fastest_fitting(model, design, target)
-        hint = (f"the fastest target that fits is {fastest.target_fps:,} frames/s (--target-fps {fastest.target_fps})"
-                if fastest else "no target fits")
-        raise FpgaflowError(
-            f"target {target:,} frames/s does not fit {part}: it needs {fit.resources[resource]:,} {resource} "
-            f"(FINN estimate), the part has {fit.available[resource]:,} and the budget allows "
-            f"{fit.budget[resource]:,} ({share:.0%}); {hint}")
-    latency = design.spec["target"]["latency_us"]
-    if latency is not None and fit.latency_us > latency:
-        raise FpgaflowError(
-            f"target.latency_us {latency}: FINN estimates {fit.latency_us:.1f} us "
-            f"({fit.latency_cycles:,} cycles, the sum of the layers' cycles) at {target:,} frames/s")
+    """The accelerator folded for the design's target, or one line saying why it cannot be."""
+    folded, fit = fold_for(model, design, design.target_fps())
+    refuse_unless_fits(fit, design, lambda fps: fold_for(model, design, fps)[1])
     return folded, fit
 
 
@@ -282,4 +192,4 @@ def fastest(model, design) -> tuple[Fit | None, int]:
     _, unbounded = fold_for(model, design, int(1e9 / design.spec["target"]["clock_ns"]))  # one frame per cycle
     ceiling = int(unbounded.fps)
     _, fit = fold_for(model, design, ceiling)
-    return (fit if fits(fit) else fastest_fitting(model, design, ceiling)), ceiling
+    return (fit if fits(fit) else fastest_fitting(lambda fps: fold_for(model, design, fps)[1], ceiling)), ceiling

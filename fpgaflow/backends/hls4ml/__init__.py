@@ -21,25 +21,31 @@ class Hls4mlBackend(Backend):
         from ...verify.references import cpu_reference
         from .convert import convert
 
-        if design.spec["target"]["fps"]:
-            raise FpgaflowError(f"target {design.spec['target']['fps']:,} frames/s: the hls4ml backend does not fold to a "
-                                f"throughput target yet (its reuse factors come from hls4ml.reuse_factor); "
-                                f"use --backend finn, or drop target.fps / --target-fps")
+        if design.spec["target"]["fps"] and design.spec["hls4ml"]["reuse_factor"] != "auto":
+            raise FpgaflowError("hls4ml.reuse_factor is set and so is a throughput target (target.fps / --target-fps): "
+                                "the target chooses the reuse factors; set hls4ml.reuse_factor: auto or drop the target")
         self.export(design, build_dir)
         return convert(design, build_dir, cpu_reference(design))
 
     def summary(self, project: Path) -> int:
         m = json.loads((Path(project) / self.manifest).read_text())
-        print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'zeros':>7s} {'mult./inference':>15s} {'reuse':>6s} "
-              f"{'multipliers':>11s}")
+        print(f"{'layer':8s} {'hls4ml':10s} {'weights':>12s} {'zeros':>7s} {'mult./inference':>15s} {'strategy':>8s} "
+              f"{'reuse':>6s} {'multipliers':>11s}")
         for l in m["layers"]:
             print(f"{l['name']:8s} {l['hls4ml']:10s} {l['n_in']:>6d}x{l['n_out']:<5d} {l['zero_weights']:>7d} "
-                  f"{l['multiplications']:>15,d} {l['reuse_factor']:>6d} {l['multipliers']:>11d}")
+                  f"{l['multiplications']:>15,d} {l['strategy']:>8s} {l['reuse_factor']:>6d} {l['multipliers']:>11d}")
         print(f"total: {sum(l['multiplications'] for l in m['layers']):,} multiplications per inference (products by a "
-              f"zero weight not counted), {m['total_multipliers']} parallel multipliers of {m['part_dsp']} DSPs on "
-              f"{m['part']}" + (" (Resource strategy: zero weights still occupy multipliers)"
-                                if m["strategy"] == "Resource" else ""))
-        print(f"wrote HLS project {project} ({m['io_type']}, {m['strategy']}, {m['tb_images']} testbench vectors)")
+              f"zero weight not counted), {m['total_multipliers']:,} parallel multipliers"
+              + (" (Resource strategy: zero weights still occupy multipliers)"
+                 if any(l["strategy"] == "Resource" for l in m["layers"]) else ""))
+        fit = m.get("fit")
+        if fit:
+            res = ", ".join(f"{v:,} {k}" for k, v in fit["resources"].items() if k in fit["available"])
+            print(f"folded for {fit['target_fps']:,} frames/s ({fit['target_cycles_per_frame']:,} cycles at "
+                  f"{m['clock_ns']} ns): {fit['fps']:,.0f} frames/s, bottleneck {fit['bottleneck']} "
+                  f"({fit['interval_cycles']:,} cycles), latency {fit['latency_cycles']:,} cycles = {fit['latency_us']} us; "
+                  f"{res} ({fit['source']}, within the budget)")
+        print(f"wrote HLS project {project} ({m['io_type']}, {m['tb_images']} testbench vectors)")
         return 0
 
     def verify(self, design, build_dir, args) -> int:
@@ -71,5 +77,16 @@ class Hls4mlBackend(Backend):
         return synth(design, build_dir)
 
     def fastest(self, design, build_dir) -> dict:
-        return {"target_fps": None, "note": "not measured: the hls4ml backend does not fold to a throughput "
-                                            "target yet (reuse factors from hls4ml.reuse_factor)"}
+        """The fastest target whose folding fits the budget, from the built project's layers."""
+        import hls4ml
+
+        from ..target import fastest_json
+        from .convert import read_manifest
+        from .cost import from_dicts
+        from .fold import fastest
+
+        m = read_manifest(self.project(design, build_dir))
+        valid = hls4ml.backends.get_backend(m["hls4ml_backend"])._validate_reuse_factor
+        fit, ceiling = fastest(from_dicts(m["records"]), design, valid)
+        return fastest_json(fit, ceiling, "fpgaflow estimate (cost model calibrated on public Vivado reports, "
+                                          "docs/estimates.md); latency: the bottleneck's interval plus the layers after it")

@@ -21,6 +21,8 @@ from ...core.layers import weighted
 from ...core.parts import part_capacity
 from ...core.spec import Design
 from ...core.vectors import write_dat
+from .cost import as_dicts, estimate, from_dicts, load_model
+from .records import records_from_hls_model
 from .reuse import choose_reuse, multipliers
 
 PREPARED_NAME = "model.hls4ml.onnx"
@@ -141,6 +143,7 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
     export_info = json.loads((build / "export" / "export.json").read_text())
     capacity = part_capacity(spec["target"]["part"])
     layers, config = _configure(design, front, capacity["DSP"])
+    fit = _fold(design, front, config, layers) if spec["target"]["fps"] else None
     x, _ = design_images(design, "test", opts["tb_images"])
     y = reference_fn(x)
 
@@ -150,23 +153,80 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
         write_dat(tb_in, x.transpose(0, 2, 3, 1).reshape(len(x), -1))  # channels last, as the HLS input
         write_dat(tb_out, y)
         front.save(tmp)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                hls_model = front.convert(
-                    output_dir=str(tmp), project_name=opts["project_name"], io_type=opts["io_type"],
-                    backend=opts["backend"], hls_config=config, part=spec["target"]["part"],
-                    clock_period=spec["target"]["clock_ns"], input_data_tb=str(tb_in), output_data_tb=str(tb_out))
-                hls_model.config.trace_output = True  # what hls4ml's own trace() sets
-                hls_model.write()
-        except Exception as e:
-            raise FpgaflowError(f"hls4ml conversion of {design.name} failed: {e}") from None
+        hls_model = _hls_model(design, front, config, tmp, input_data_tb=str(tb_in), output_data_tb=str(tb_out))
         tb_in.unlink()
         tb_out.unlink()
-        _check_written(hls_model, layers, opts["strategy"])
+        _check_written(hls_model, layers)
         _retarget_paths(tmp, final)
         manifest = _manifest(design, hls_model, layers, capacity["DSP"], len(x), export_info["weights_sha256"])
+        manifest["fit"] = _fit_json(fit)
+        manifest["estimate"] = _estimate(manifest, capacity["DSP"])
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return final
+
+
+def _hls_model(design: Design, front, config: dict, folder: Path, write: bool = True, **testbench):
+    """hls4ml's model of the design (written into `folder` unless write=False)."""
+    spec, opts = design.spec, design.spec["hls4ml"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_model = front.convert(
+                output_dir=str(folder), project_name=opts["project_name"], io_type=opts["io_type"],
+                backend=opts["backend"], hls_config=config, part=spec["target"]["part"],
+                clock_period=spec["target"]["clock_ns"], **testbench)
+            if write:
+                hls_model.config.trace_output = True  # what hls4ml's own trace() sets
+                hls_model.write()
+    except Exception as e:
+        raise FpgaflowError(f"hls4ml conversion of {design.name} failed: {e}") from None
+    return hls_model
+
+
+def _matching(layers: list[dict], hls_name: str) -> dict | None:
+    """Our layer behind an hls4ml layer: hls4ml renames MatMul+Add to Dense_<name>, Conv to Conv2D_<name>."""
+    return next((l for l in layers if hls_name == l["hls4ml"] or hls_name.endswith("_" + l["hls4ml"])), None)
+
+
+def _fold(design: Design, front, config: dict, layers: list[dict]):
+    """Reuse factors and strategies for the design's target (fold.py), set in `config` and
+    `layers`; the design's hls4ml model is converted once, unwritten, to read its layers."""
+    import tempfile
+
+    import hls4ml
+
+    from .fold import fit_to_target
+    from .records import records_from_hls_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = _hls_model(design, front, config, Path(tmp), write=False)
+    valid = hls4ml.backends.get_backend(design.spec["hls4ml"]["backend"])._validate_reuse_factor
+    folded, fit = fit_to_target(records_from_hls_model(model, design.spec["hls4ml"]["io_type"]), design, valid)
+    for r in folded:
+        l = _matching(layers, r.name) if r.kind == "weighted" else None
+        if l is None:
+            continue
+        l.update(reuse_factor=r.rf, strategy=r.strategy.capitalize(),
+                 multipliers=multipliers(l["n_in"], l["n_out"], r.rf))
+        config["LayerName"][l["hls4ml"]].update(ReuseFactor=r.rf, Strategy=l["strategy"])
+    return fit
+
+
+def _estimate(manifest: dict, part_dsp: int) -> dict:
+    """The cost model's estimate of the project as written (per layer and totals), with the
+    model's measured error, for the report (reports/estimate.py reads it from the manifest)."""
+    model = load_model()
+    e = estimate(from_dicts(manifest["records"]), model, part_dsp)
+    e["error"] = {q: {k: v for k, v in s.items() if k != "per_design"} for q, s in model["error"].items()}
+    return e
+
+
+def _fit_json(fit) -> dict | None:
+    if fit is None:
+        return None
+    return {"target_fps": fit.target_fps, "target_cycles_per_frame": fit.target_cycles, "interval_cycles": fit.max_cycles,
+            "fps": round(fit.fps, 1), "latency_cycles": fit.latency_cycles, "latency_us": round(fit.latency_us, 2),
+            "bottleneck": fit.bottleneck, "resources": fit.resources, "budget": fit.budget, "available": fit.available,
+            "source": fit.source}
 
 
 def _configure(design: Design, front, dsp: int) -> tuple[list[dict], dict]:
@@ -191,6 +251,7 @@ def _configure(design: Design, front, dsp: int) -> tuple[list[dict], dict]:
         layer_cfg["Trace"] = True
     for l in layers:
         l["reuse_factor"] = reuse[l["name"]]
+        l["strategy"] = opts["strategy"]
         l["multipliers"] = multipliers(l["n_in"], l["n_out"], l["reuse_factor"])
         layer_cfg = config["LayerName"][l["hls4ml"]]
         layer_cfg["ReuseFactor"] = l["reuse_factor"]
@@ -198,18 +259,16 @@ def _configure(design: Design, front, dsp: int) -> tuple[list[dict], dict]:
     return layers, config
 
 
-def _check_written(hls_model, layers: list[dict], strategy: str) -> None:
+def _check_written(hls_model, layers: list[dict]) -> None:
     """hls4ml kept every reuse factor asked for; count the zero weights of what it wrote."""
-    by_name = {h.name: h for h in hls_model.get_layers()}
-    for l in layers:
-        # hls4ml renames MatMul+Add to Dense_...: match on the original name as a suffix
-        # (only layers holding weights: a padded conv gains a zero-padding layer of a similar name)
-        got = [h for k, h in by_name.items() if (k == l["hls4ml"] or k.endswith("_" + l["hls4ml"]))
-               and "weight" in h.weights]
-        if got and got[0].get_attr("reuse_factor") != l["reuse_factor"]:
-            raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {got[0].get_attr('reuse_factor')}")
-        if got:
-            _count_zeros(l, got[0], strategy)
+    for h in hls_model.get_layers():
+        # only layers holding weights: a padded conv gains a zero-padding layer of a similar name
+        l = _matching(layers, h.name) if "weight" in h.weights else None
+        if l is None:
+            continue
+        if h.get_attr("reuse_factor") != l["reuse_factor"]:
+            raise FpgaflowError(f"hls4ml changed the reuse factor of {l['name']} to {h.get_attr('reuse_factor')}")
+        _count_zeros(l, h, l["strategy"])
 
 
 def _manifest(design: Design, hls_model, layers: list[dict], dsp: int, tb_images: int, weights_sha256: str) -> dict:
@@ -234,6 +293,7 @@ def _manifest(design: Design, hls_model, layers: list[dict], dsp: int, tb_images
         "input_shape_hwc": [spec["dataset"]["input_shape"][i] for i in (1, 2, 0)],
         "n_outputs": spec["dataset"]["num_classes"],
         "layers": layers,
+        "records": as_dicts(records_from_hls_model(hls_model, opts["io_type"])),   # what the cost model reads
         "total_multipliers": sum(l["multipliers"] for l in layers),
         "tb_images": int(tb_images),
         "traced_layers": traced,
