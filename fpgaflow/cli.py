@@ -191,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the parsed reports as JSON (one schema) instead of tables")
     s.add_argument("--html", help="write the HTML page here (default for a design: build/<design>/report.html, "
                                   "report-finn.html for --backend finn)")
+    s.add_argument("--sweep-fps", metavar="FPS,FPS,...",
+                   help="fold the design for each target frames/s with every backend that takes it (estimates) and "
+                        "draw throughput against LUT/DSP/BRAM on the page; writes build/<design>/sweep-fps.json")
     add_backend(s)
     s.set_defaults(func=cmd_report)
 

@@ -266,3 +266,36 @@ def test_a_target_over_budget_names_the_resource_and_the_fastest_that_fits(tmp_p
     r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", str(fastest), "--no-progress",
                 build=tmp_path / "b", env=env)
     assert r.returncode == 0, r.stdout + r.stderr  # the target it names does fit
+
+
+def test_sweep_of_targets_draws_throughput_against_resources(built_finn, tmp_path):
+    """report --sweep-fps: both backends folded for each target (estimates), the points in
+    sweep-fps.json and drawn on the report page, which a real browser renders without errors."""
+    import shutil
+    import subprocess
+
+    from test_reports import chromium
+
+    build = tmp_path / "build"
+    shutil.copytree(built_finn, build, symlinks=True)
+    r = run_cli("report", "lenet", "--sweep-fps", "1000,100000,5000000", build=build)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads((build / "lenet" / "sweep-fps.json").read_text())
+    assert set(data["points"]) == {"hls4ml", "finn"} and data["targets"] == [1000, 100000, 5000000]
+    for backend, (slow, fast, impossible) in data["points"].items():
+        assert slow["fits"] and fast["fits"] and fast["fps"] >= 100000 and slow["fps"] >= 1000, backend
+        assert fast["resources"]["LUT"] > slow["resources"]["LUT"], backend  # speed costs LUTs
+        assert not impossible["meets_target"] and not impossible["fits"], backend
+    assert "no: " in r.stdout and "cannot go faster" in r.stdout or "over LUT" in r.stdout
+    bad = run_cli("report", "lenet", "--sweep-fps", "fast", build=build)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--sweep-fps fast" in bad.stderr
+    if chromium() is None:
+        pytest.skip("needs Debian's chromium for the page check")
+    page = build / "lenet" / "report.html"
+    p = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+                        "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert 'data-ready="1"' in p.stdout and '<pre id="errors"></pre>' in p.stdout, p.stderr[-2000:]
+    assert p.stdout.count('class="chart sweep"') == 3  # LUT, DSP, BRAM_18K against frames/s
+    assert [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l] == []

@@ -210,8 +210,13 @@ def test_design_report_estimates_and_budget_failure(built, tmp_path):
     assert (build / "lenet" / "report.html").is_file()
     est = json.loads((build / "lenet" / "report.json").read_text())["reports"][0]
     fc1 = next(l for l in est["layers"] if l.get("design_layer") == "fc1")
-    # fc1 under the default rule: Resource strategy, R = 400: 1,000 multipliers, R + the fitted overhead cycles
-    assert fc1["macs"] == 800 * 500 and fc1["multipliers"] == 1000 and fc1["latency_cycles"]["best"] == 410
+    # fc1 as the default folding (10,000 frames/s) left it: Resource strategy, n / R multipliers,
+    # R + the fitted overhead cycles per frame
+    m = json.loads((build / "lenet" / "hls4ml" / "fpgaflow.json").read_text())
+    rf = next(l["reuse_factor"] for l in m["layers"] if l["name"] == "fc1")
+    assert next(l["strategy"] for l in m["layers"] if l["name"] == "fc1") == "Resource"
+    assert fc1["macs"] == 800 * 500 and fc1["multipliers"] == -(-400000 // rf) and fc1["latency_cycles"]["best"] == rf + 10
+    assert est["interval_cycles"]["max"] <= 20000 == m["fit"]["target_cycles_per_frame"]
     assert fc1["resources"]["DSP"] == 0 < fc1["resources"]["LUT"]  # 4-bit products: LUTs, not DSPs
     for res in ("LUT", "FF", "DSP", "BRAM_18K"):  # totals are the layers' sums plus the design's constant
         assert est["resources"][res] >= sum(l["resources"][res] for l in est["layers"]) > 0 or res == "DSP"
@@ -224,10 +229,12 @@ def test_design_report_estimates_and_budget_failure(built, tmp_path):
 
 @pytest.mark.slow
 def test_compare_two_builds_per_layer(built, tmp_path):
-    env = designs_with(tmp_path, lambda s: s["hls4ml"].update(reuse_factor={"fc1": 800}))
-    other = tmp_path / "other"
-    assert run_cli("hls", "lenet", build=other, env=env).returncode == 0
-    r = run_cli("report", str(built / "lenet"), str(other / "lenet"), "--compare", "--json")
+    builds = {}
+    for rf in (400, 800):  # explicit reuse for fc1; the other layers by the DSP rule, the same in both
+        env = designs_with(tmp_path / str(rf), lambda s: s["hls4ml"].update(reuse_factor={"fc1": rf}))
+        builds[rf] = tmp_path / f"build{rf}"
+        assert run_cli("hls", "lenet", build=builds[rf], env=env).returncode == 0
+    r = run_cli("report", str(builds[400] / "lenet"), str(builds[800] / "lenet"), "--compare", "--json")
     assert r.returncode == 0, r.stderr
     c = json.loads(r.stdout)
     rows = {row["name"]: row for row in c["layers"]}

@@ -67,6 +67,11 @@ class Backend:
     def synth(self, design, build_dir) -> int:
         raise NotImplementedError
 
+    def sweep(self, design, build_dir, targets: list[int]) -> list[dict]:
+        """The built project folded (estimated, nothing written) for each target frames/s:
+        backends.target.sweep_point per target."""
+        raise NotImplementedError
+
     def fastest(self, design, build_dir) -> dict:
         """The design folded for the fastest target that fits the part (an estimate):
         {target_fps, fps, latency_us, resources, available, bottleneck, source}."""

@@ -119,3 +119,11 @@ def fastest_json(fit: Fit | None, ceiling: int, source: str) -> dict:
     return {"target_fps": fit.target_fps, "fps": round(fit.fps, 1), "latency_us": round(fit.latency_us, 2),
             "resources": resources(fit.resources), "available": resources(fit.available),
             "budget": fit.budget, "bottleneck": fit.bottleneck, "ceiling_fps": ceiling, "source": source}
+
+
+def sweep_point(fit: Fit) -> dict:
+    """One target of a throughput sweep: what the folding reaches and whether it fits."""
+    return {"target_fps": fit.target_fps, "fps": round(fit.fps, 1), "latency_us": round(fit.latency_us, 2),
+            "resources": {r: fit.resources.get(r) for r in REPORTED}, "available": {r: fit.available.get(r) for r in REPORTED},
+            "bottleneck": fit.bottleneck, "meets_target": fit.max_cycles <= fit.target_cycles,
+            "over_budget": sorted(fit.over()), "fits": fits(fit), "source": fit.source}

@@ -12,6 +12,24 @@ from . import PARSERS, collect, summary
 from .html import page
 from .render import budget_failure, budget_table, compare_table, console, layer_table, summary_table
 from .review import check_budgets, compare
+from .sweep import lines, parse_targets, run_sweep, section
+
+
+def _sweeps(args, collected, build_dir: Path) -> dict:
+    """--sweep-fps: {design: sweep data} for the designs named, written to build/<design>/sweep-fps.json."""
+    if not getattr(args, "sweep_fps", None):
+        return {}
+    targets = parse_targets(args.sweep_fps)
+    out = {}
+    for label, _, design in collected:
+        if design is None:
+            raise FpgaflowError(f"--sweep-fps takes design names, not paths ({label})")
+        data = run_sweep(design, build_dir, targets, log=lambda m: None if args.json else print(m))
+        atomic_write_text(build_dir / design.name / "sweep-fps.json", json.dumps(data, indent=2) + "\n")
+        if not args.json:
+            print("\n".join(lines(data)))
+        out[design.name] = data
+    return out
 
 
 def resolve(target: str, build_dir: Path, backend: str = DEFAULT):
@@ -50,6 +68,7 @@ def run_report(args) -> int:
             out.print(compare_table(c))
         return 0
 
+    sweeps = _sweeps(args, collected, build_dir)
     failed = False
     for label, reports, design in collected:
         s = summary(reports)
@@ -66,7 +85,8 @@ def run_report(args) -> int:
         html_path = Path(args.html) if args.html else (build_dir / design.name / get_backend(backend).page
                                                        if design else None)
         if html_path is not None:
-            atomic_write_text(html_path, page(f"fpgaflow report: {label}", s, budgets))
+            extra = section(sweeps[design.name]) if design and design.name in sweeps else ""
+            atomic_write_text(html_path, page(f"fpgaflow report: {label}", s, budgets, extra))
             if design:
                 atomic_write_text(html_path.with_suffix(".json"), json.dumps(data, indent=2) + "\n")
             if not args.json:

@@ -109,7 +109,8 @@ def _charts(s: dict, present: list[str], avail: dict, rows: list[dict]) -> list[
     return charts
 
 
-def page(title: str, s: dict, budgets: list[dict] | None = None) -> str:
+def page(title: str, s: dict, budgets: list[dict] | None = None, extra: str = "") -> str:
+    """The review page; `extra`: further sections (HTML) after the budgets, e.g. a throughput sweep."""
     present = [k for k in SOURCES if s.get(k)]
     avail = next((s[k]["available"] for k in ("implementation", "hls", "estimate") if s.get(k)), {})
     rows = layers(s)
@@ -160,6 +161,7 @@ svg.chart {{ display: block; margin: 10px 0 24px; font-family: sans-serif; }}
 {est_note}
 <h2>Totals</h2>{totals}
 {budget_html}
+{extra}
 <h2>Per layer</h2>{layer_rows}
 <h2>Charts</h2>
 {''.join(charts)}

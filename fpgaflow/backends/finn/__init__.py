@@ -69,22 +69,33 @@ class FinnBackend(Backend):
 
         return synth(design, build_dir)
 
-    def fastest(self, design, build_dir) -> dict:
+    def _dataflow(self, design, build_dir, use):
+        """use(the specialized accelerator of the built project): FINN's folding works on it."""
         import tempfile
 
         from qonnx.core.modelwrapper import ModelWrapper
 
-        from .balance import fastest
         from .build import read_manifest
         from .folding import specialized
-
-        from ..target import fastest_json
 
         folder = self.project(design, build_dir)
         read_manifest(folder)
         with tempfile.TemporaryDirectory() as tmp:
             _, _, dataflow = specialized(ModelWrapper(str(folder / "models" / "hw.onnx")), Path(tmp),
                                          design.spec["target"]["part"])
-            fit, ceiling = fastest(dataflow, design)
+            return use(dataflow)
+
+    def sweep(self, design, build_dir, targets: list[int]) -> list[dict]:
+        from ..target import sweep_point
+        from .balance import fold_for
+
+        return self._dataflow(design, build_dir,
+                              lambda dataflow: [sweep_point(fold_for(dataflow, design, fps)[1]) for fps in targets])
+
+    def fastest(self, design, build_dir) -> dict:
+        from ..target import fastest_json
+        from .balance import fastest
+
+        fit, ceiling = self._dataflow(design, build_dir, lambda dataflow: fastest(dataflow, design))
         return fastest_json(fit, ceiling, "FINN estimate (res_estimation, dataflow_performance: latency is the sum "
                                           "of the layers' cycles); FF not estimated")

@@ -76,17 +76,29 @@ class Hls4mlBackend(Backend):
 
         return synth(design, build_dir)
 
-    def fastest(self, design, build_dir) -> dict:
-        """The fastest target whose folding fits the budget, from the built project's layers."""
+    def _records(self, design, build_dir):
+        """The built project's layer records and hls4ml's reuse-factor validator."""
         import hls4ml
 
-        from ..target import fastest_json
         from .convert import read_manifest
         from .cost import from_dicts
-        from .fold import fastest
 
         m = read_manifest(self.project(design, build_dir))
-        valid = hls4ml.backends.get_backend(m["hls4ml_backend"])._validate_reuse_factor
-        fit, ceiling = fastest(from_dicts(m["records"]), design, valid)
+        return from_dicts(m["records"]), hls4ml.backends.get_backend(m["hls4ml_backend"])._validate_reuse_factor
+
+    def sweep(self, design, build_dir, targets: list[int]) -> list[dict]:
+        from ..target import sweep_point
+        from .fold import fold_for
+
+        records, valid = self._records(design, build_dir)
+        return [sweep_point(fold_for(records, design, fps, valid)[1]) for fps in targets]
+
+    def fastest(self, design, build_dir) -> dict:
+        """The fastest target whose folding fits the budget, from the built project's layers."""
+        from ..target import fastest_json
+        from .fold import fastest
+
+        records, valid = self._records(design, build_dir)
+        fit, ceiling = fastest(records, design, valid)
         return fastest_json(fit, ceiling, "fpgaflow estimate (cost model calibrated on public Vivado reports, "
                                           "docs/estimates.md); latency: the bottleneck's interval plus the layers after it")

@@ -143,7 +143,7 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
     export_info = json.loads((build / "export" / "export.json").read_text())
     capacity = part_capacity(spec["target"]["part"])
     layers, config = _configure(design, front, capacity["DSP"])
-    fit = _fold(design, front, config, layers) if spec["target"]["fps"] else None
+    fit = _fold(design, front, config, layers) if opts["reuse_factor"] == "auto" else None
     x, _ = design_images(design, "test", opts["tb_images"])
     y = reference_fn(x)
 
@@ -188,8 +188,9 @@ def _matching(layers: list[dict], hls_name: str) -> dict | None:
 
 
 def _fold(design: Design, front, config: dict, layers: list[dict]):
-    """Reuse factors and strategies for the design's target (fold.py), set in `config` and
-    `layers`; the design's hls4ml model is converted once, unwritten, to read its layers."""
+    """Reuse factors and strategies for the design's target (fold.py; target.fps, else the
+    default 10,000 frames/s), set in `config` and `layers`; the design's hls4ml model is
+    converted once, unwritten, to read its layers."""
     import tempfile
 
     import hls4ml

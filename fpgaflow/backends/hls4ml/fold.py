@@ -95,7 +95,7 @@ def fold_for(records: list[Record], design, target_fps: int, valid: Validator, m
 
 def fit_to_target(records: list[Record], design, valid: Validator) -> tuple[list[Record], Fit]:
     """The project folded for the design's target, or one line saying why it cannot be."""
-    folded, fit = fold_for(records, design, design.spec["target"]["fps"], valid)
+    folded, fit = fold_for(records, design, design.target_fps(), valid)
     refuse_unless_fits(fit, design, lambda fps: fold_for(records, design, fps, valid)[1])
     return folded, fit
 
