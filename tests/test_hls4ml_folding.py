@@ -1,12 +1,10 @@
 """hls4ml folded for a throughput and latency target: reuse factors and strategies from the
 calibrated cost model, within the part's budget, and still bit-exact in C-simulation."""
 import json
-import os
-import shutil
 
 import pytest
-import yaml
-from conftest import ROOT, run_cli
+from conftest import run_cli
+from test_reports import designs_with
 
 
 def test_folded_for_a_throughput_and_latency_target(tmp_path):
@@ -39,19 +37,10 @@ def test_folded_for_a_throughput_and_latency_target(tmp_path):
     # the report reads the same estimate the folding was checked on
     rep = json.loads(run_cli("report", str(tmp_path / "lenet"), "--json").stdout)["reports"][0]
     assert rep["interval_cycles"]["max"] == fit["interval_cycles"] and rep["resources"]["LUT"] == fit["resources"]["LUT"]
-    r = run_cli("csim", "lenet", "-n", "1000", "--no-progress", build=tmp_path)
+    r = run_cli("csim", "lenet", "-n", "300", "--no-progress", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     v = json.loads((project / "verify.json").read_text())
-    assert v["n"] == 1000 and v["mismatches"] == 0 and v["max_abs_diff"] == 0
-
-
-def _designs_with(tmp_path, change):
-    root = tmp_path / "designs"
-    shutil.copytree(ROOT / "designs" / "lenet", root / "lenet")
-    spec = yaml.safe_load((root / "lenet" / "design.yaml").read_text())
-    change(spec)
-    (root / "lenet" / "design.yaml").write_text(yaml.safe_dump(spec))
-    return {**os.environ, "FPGAFLOW_DESIGNS": str(root)}
+    assert v["n"] == 300 and v["mismatches"] == 0 and v["max_abs_diff"] == 0
 
 
 @pytest.mark.parametrize("args, change, needles", [
@@ -64,7 +53,7 @@ def _designs_with(tmp_path, change):
     (["--target-fps", "100000", "--target-latency-us", "2"], None, ["target.latency_us 2.0: the fpgaflow estimate is"]),
 ])
 def test_targets_it_cannot_meet_are_one_line_and_leave_nothing(tmp_path, args, change, needles):
-    env = _designs_with(tmp_path, change) if change else None
+    env = designs_with(tmp_path, change) if change else None
     r = run_cli("hls", "lenet", *args, build=tmp_path / "b", env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     for n in needles:

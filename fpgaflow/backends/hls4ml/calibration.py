@@ -39,7 +39,7 @@ def _stream_geometry(l: dict, evaluations: int) -> tuple[int, int]:
 
 def records_from_index(entry: dict) -> list[Record]:
     io = entry["io_type"]
-    out, prev_evals, prev_out, prev_bits = [], 1, 1, 16
+    out, prev_evals, prev_out = [], 1, 1
     for l in entry["layers"]:
         t = l["type"]
         if t in WEIGHTED:

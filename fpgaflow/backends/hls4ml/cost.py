@@ -131,8 +131,9 @@ def load_model(path: Path = MODEL_FILE) -> dict:
 
 
 def estimate(records: list[Record], model: dict | None = None, part_dsp: int | None = None) -> dict:
-    """Per-layer and total LUT, FF, DSP, BRAM_18K, interval and latency in cycles. Vivado builds
-    products past the part's DSP count in LUTs: those move, at the fitted LUTs per DSP product."""
+    """Per-layer and total LUT, FF, DSP, BRAM_18K, interval and latency in cycles. The totals add
+    the design's own constant, and move the products past the part's DSP count (Vivado builds
+    them in LUTs) from DSP to LUT at the fitted LUTs per product bit."""
     model = model or load_model()
     k = model["coefficients"]
     rows = []

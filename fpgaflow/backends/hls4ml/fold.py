@@ -8,7 +8,8 @@ For a target of C cycles per frame every weighted layer takes the largest reuse 
 - a layer evaluated once per frame (dense) with many weights (> 4,096) and room for R >= 64
   uses the Resource strategy: weights in BRAM, R + 10 cycles; otherwise Latency, R cycles;
   Resource reuse factors are the ones hls4ml accepts (its own validator).
-The slowest layer is the bottleneck. With a latency target, the layer contributing most
+With `hls4ml.strategy: Latency` every layer keeps the Latency strategy. The slowest layer is
+the bottleneck. With a latency target, the layer contributing most
 cycles to the latency estimate has its reuse factor halved until the target is met.
 Resources and cycles come from the calibrated model (cost.py) and are checked against the
 budget (backends.target).
@@ -37,16 +38,23 @@ def _streamed(r: Record) -> bool:
     return r.io_type == "io_stream" and r.evaluations > 1
 
 
-def choose(r: Record, cycles: int, valid: Validator, overhead: int) -> Record:
-    """The layer folded for `cycles` per frame (see the module doc); R = 1 where even that is slower."""
+def choose(r: Record, cycles: int, valid: Validator, overhead: int, resource: bool = True) -> Record:
+    """The layer folded for `cycles` per frame (see the module doc); R = 1 where even that is
+    slower. resource=False: the design asked for the Latency strategy everywhere."""
     per_evaluation = cycles // r.pixels_in if _streamed(r) else cycles
     n = _weights(r)
     room = per_evaluation - overhead
-    if not _streamed(r) and n > RESOURCE_STRATEGY_MIN_WEIGHTS and room >= RESOURCE_STRATEGY_MIN_REUSE:
+    if resource and not _streamed(r) and n > RESOURCE_STRATEGY_MIN_WEIGHTS and room >= RESOURCE_STRATEGY_MIN_REUSE:
         rf = next((x for x in range(min(room, n), RESOURCE_STRATEGY_MIN_REUSE - 1, -1) if valid(r.n_in, r.n_out, x)), None)
         if rf is not None:
             return replace(r, rf=rf, strategy="resource")
     return replace(r, rf=max(1, min(per_evaluation, n)), strategy="latency")
+
+
+def _resource_allowed(design) -> bool:
+    """hls4ml.strategy Resource (the default) lets the folding choose per layer; Latency is kept
+    everywhere (pruned designs ask for it: its multipliers skip zero weights)."""
+    return design.spec["hls4ml"]["strategy"] == "Resource"
 
 
 def _fit(records: list[Record], design, target_fps: int, cycles: int, model: dict) -> Fit:
@@ -69,7 +77,7 @@ def _for_latency(records: list[Record], design, fit: Fit, model: dict, valid: Va
         _, i = max(candidates)
         r = records[i]
         per_eval = (r.rf + (overhead if r.strategy == "resource" else 0)) // 2
-        faster = choose(r, per_eval * (r.pixels_in if _streamed(r) else 1), valid, overhead)
+        faster = choose(r, per_eval * (r.pixels_in if _streamed(r) else 1), valid, overhead, _resource_allowed(design))
         if faster.rf >= r.rf:
             faster = replace(r, rf=max(1, r.rf // 2), strategy="latency")
         records = records[:i] + [faster] + records[i + 1:]
@@ -85,7 +93,8 @@ def fold_for(records: list[Record], design, target_fps: int, valid: Validator, m
     model = model or load_model()
     cycles = cycles_per_frame(design.spec["target"]["clock_ns"], target_fps)
     overhead = model["coefficients"]["cycles"]["resource_ii_overhead"]
-    folded = [choose(r, cycles, valid, overhead) if r.kind == "weighted" else r for r in records]
+    resource = _resource_allowed(design)
+    folded = [choose(r, cycles, valid, overhead, resource) if r.kind == "weighted" else r for r in records]
     fit = _fit(folded, design, target_fps, cycles, model)
     if design.spec["target"]["latency_us"] is not None:
         folded, fit = _for_latency(folded, design, fit, model, valid,
