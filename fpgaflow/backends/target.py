@@ -50,11 +50,12 @@ class Fit:
 
 
 def budget_of(design, resources) -> tuple[dict, dict]:
-    """(allowed, available) per resource for the design's part and budget."""
+    """(allowed for each of `resources`, the part's capacity of every resource) for the design's
+    part and budget."""
     cap = part_capacity(design.spec["target"]["part"])
     fractions = design.spec["budget"]
     return ({r: math.floor(cap[r] * fractions.get(r, DEFAULT_BUDGET)) for r in resources},
-            {r: cap[r] for r in resources})
+            {r: cap.get(r) for r in REPORTED})
 
 
 def fits(fit: Fit) -> bool:
