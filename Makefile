@@ -24,7 +24,7 @@ FINN := finn-plus==1.6.1
 all: hls
 
 help:
-	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]   make hls BACKEND=finn [FPS=<frames/s>] [LATENCY_US=<us>]"
+	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]   make hls [BACKEND=finn] [FPS=<frames/s>] [LATENCY_US=<us>]"
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
 	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [LAYER=fc2]"
 	@echo "make bench   make test   make venv   make clean"

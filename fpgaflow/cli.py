@@ -161,9 +161,9 @@ def parser() -> argparse.ArgumentParser:
                                    "(or build/<design>/finn with --backend finn)")
     s.add_argument("design")
     add_backend(s)
-    s.add_argument("--target-fps", type=int, help="frames per second to fold for (FINN; overrides target.fps)")
+    s.add_argument("--target-fps", type=int, help="frames per second to fold for (both backends; overrides target.fps; default 10,000)")
     s.add_argument("--target-latency-us", type=float,
-                   help="latency to fold for, in microseconds (FINN; overrides target.latency_us)")
+                   help="latency to fold for, in microseconds (both backends; overrides target.latency_us)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_hls)
 

@@ -45,8 +45,9 @@ def lines(data: dict) -> list[str]:
     for backend, points in data["points"].items():
         for p in points:
             res = "".join(f"{'-' if p['resources'][r] is None else format(p['resources'][r], ','):>10s}" for r in AXES)
-            why = "yes" if p["fits"] else ("no: over " + ", ".join(p["over_budget"]) if p["over_budget"]
-                                           else f"no: {p['bottleneck']} cannot go faster")
+            why = [] if p["meets_target"] else [f"{p['bottleneck']} cannot go faster"]
+            why += [f"over {', '.join(p['over_budget'])} budget"] if p["over_budget"] else []
+            why = "no: " + "; ".join(why) if why else "yes"
             rows.append(f"{backend:8s} {p['target_fps']:>10,d} {p['fps']:>10,.0f} {p['latency_us']:>10,.1f} {res}  {why}")
     return rows
 

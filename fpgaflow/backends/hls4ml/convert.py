@@ -3,9 +3,11 @@
 One front end per framework reads the export stage's artefact: QONNX (Brevitas), prepared
 by a list of qonnx transformations (each small and testable) for hls4ml's ONNX front end,
 or the Keras file (QKeras) for hls4ml's Keras front end. Both use per-layer 'auto'
-precisions (hls4ml infers exact accumulator widths from the quantizers) and the reuse
-factors of backends.hls4ml.reuse. The project is written
-into a temporary folder and renamed into place only when complete.
+precisions (hls4ml infers exact accumulator widths from the quantizers). Reuse factors and
+strategies come from the folding for the design's target (fold.py: `reuse_factor: auto`) or,
+given explicitly, from reuse.py's rule; the manifest records the layers, the cost model's
+records and estimate, and the folding's result. The project is written into a temporary
+folder and renamed into place only when complete.
 """
 from __future__ import annotations
 
@@ -196,7 +198,6 @@ def _fold(design: Design, front, config: dict, layers: list[dict]):
     import hls4ml
 
     from .fold import fit_to_target
-    from .records import records_from_hls_model
 
     with tempfile.TemporaryDirectory() as tmp:
         model = _hls_model(design, front, config, Path(tmp), write=False)
