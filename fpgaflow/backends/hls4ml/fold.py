@@ -9,8 +9,8 @@ For a target of C cycles per frame every weighted layer takes the largest reuse 
   uses the Resource strategy: weights in BRAM, R + 10 cycles; otherwise Latency, R cycles;
   Resource reuse factors are the ones hls4ml accepts (its own validator).
 With `hls4ml.strategy: Latency` every layer keeps the Latency strategy. The slowest layer is
-the bottleneck. With a latency target, the layer contributing most
-cycles to the latency estimate has its reuse factor halved until the target is met.
+the bottleneck. With a latency target, the slowest layer that can still go
+faster has its reuse factor halved until the target is met.
 Resources and cycles come from the calibrated model (cost.py) and are checked against the
 budget (backends.target).
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from ..target import Fit, budget_of, cycles_per_frame, fits, refuse_unless_fits
+from ..target import Fit, budget_of, cycles_per_frame, fastest_fitting, fits, refuse_unless_fits
 from .cost import Record, estimate, load_model
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -66,7 +66,8 @@ def _fit(records: list[Record], design, target_fps: int, cycles: int, model: dic
 
 
 def _for_latency(records: list[Record], design, fit: Fit, model: dict, valid: Validator, fold) -> tuple[list, Fit]:
-    """Halve the reuse factor of the layer adding most cycles to the latency while it is over."""
+    """While the latency is over its target, halve the reuse factor of the slowest layer that can
+    still go faster (R > 1); stop at the last folding that fits the budget."""
     target = int(design.spec["target"]["latency_us"] * 1000 / design.spec["target"]["clock_ns"])
     overhead = model["coefficients"]["cycles"]["resource_ii_overhead"]
     while fit.latency_cycles > target:
@@ -111,8 +112,6 @@ def fit_to_target(records: list[Record], design, valid: Validator) -> tuple[list
 
 def fastest(records: list[Record], design, valid: Validator) -> tuple[Fit | None, int]:
     """(the fastest folding that fits the budget, the frames/s no folding can pass)."""
-    from ..target import fastest_fitting
-
     clock = design.spec["target"]["clock_ns"]
     _, unbounded = fold_for(records, design, int(1e9 / clock), valid)   # every layer at R = 1
     ceiling = int(unbounded.fps)
