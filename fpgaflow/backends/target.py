@@ -54,8 +54,7 @@ def budget_of(design, resources) -> tuple[dict, dict]:
     part and budget."""
     cap = part_capacity(design.spec["target"]["part"])
     fractions = design.spec["budget"]
-    return ({r: math.floor(cap[r] * fractions.get(r, DEFAULT_BUDGET)) for r in resources},
-            {r: cap.get(r) for r in REPORTED})
+    return ({r: math.floor(cap[r] * fractions.get(r, DEFAULT_BUDGET)) for r in resources}, _reported(cap))
 
 
 def fits(fit: Fit) -> bool:
@@ -80,6 +79,15 @@ def fastest_fitting(fold: Callable[[int], Fit], below: int) -> Fit | None:
         fit = fold(mid)
         lo, hi = (fit, hi) if fits(fit) else (lo, mid)
     return lo
+
+
+def fastest_of(fold: Callable[[int], Fit], clock_ns: float) -> tuple[Fit | None, int]:
+    """(the fastest folding `fold(fps)` that fits the budget, the frames/s no folding can pass):
+    folded for one frame per cycle every layer is at its fastest, which bounds the target; the
+    budget may bound it lower."""
+    ceiling = int(fold(int(1e9 / clock_ns)).fps)
+    fit = fold(ceiling)
+    return (fit if fits(fit) else fastest_fitting(fold, ceiling)), ceiling
 
 
 def refuse_unless_fits(fit: Fit, design, fold: Callable[[int], Fit]) -> None:
@@ -110,21 +118,23 @@ def refuse_unless_fits(fit: Fit, design, fold: Callable[[int], Fit]) -> None:
             f"({fit.latency_cycles:,} cycles, {fit.latency_rule}) at {target:,} frames/s")
 
 
+def _reported(values: dict) -> dict:
+    """Every resource of the report schema, null where the estimator has none."""
+    return {r: values.get(r) for r in REPORTED}
+
+
 def fastest_json(fit: Fit | None, ceiling: int, source: str) -> dict:
     """The fastest fitting folding as bench.json records it per backend (null where not estimated)."""
-    def resources(values: dict) -> dict:
-        return {r: values.get(r) for r in REPORTED}
-
     if fit is None:
         return {"target_fps": None, "note": f"no folding of this design fits the budget (ceiling {ceiling:,} frames/s)"}
     return {"target_fps": fit.target_fps, "fps": round(fit.fps, 1), "latency_us": round(fit.latency_us, 2),
-            "resources": resources(fit.resources), "available": resources(fit.available),
+            "resources": _reported(fit.resources), "available": _reported(fit.available),
             "budget": fit.budget, "bottleneck": fit.bottleneck, "ceiling_fps": ceiling, "source": source}
 
 
 def sweep_point(fit: Fit) -> dict:
     """One target of a throughput sweep: what the folding reaches and whether it fits."""
     return {"target_fps": fit.target_fps, "fps": round(fit.fps, 1), "latency_us": round(fit.latency_us, 2),
-            "resources": {r: fit.resources.get(r) for r in REPORTED}, "available": {r: fit.available.get(r) for r in REPORTED},
+            "resources": _reported(fit.resources), "available": _reported(fit.available),
             "bottleneck": fit.bottleneck, "meets_target": fit.max_cycles <= fit.target_cycles,
             "over_budget": sorted(fit.over()), "fits": fits(fit), "source": fit.source}

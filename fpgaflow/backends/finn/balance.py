@@ -19,7 +19,7 @@ import copy
 import logging
 import math
 
-from ..target import Fit, budget_of, cycles_per_frame, fastest_fitting, fits, refuse_unless_fits
+from ..target import Fit, budget_of, cycles_per_frame, fastest_of, refuse_unless_fits
 
 ESTIMATED = ("LUT", "BRAM_18K", "URAM", "DSP")   # what FINN's res_estimation gives
 LATENCY_RULE = "FINN's sum of the layers' cycles; streaming layers overlap: an upper bound"
@@ -189,7 +189,4 @@ def fit_to_target(model, design):
 def fastest(model, design) -> tuple[Fit | None, int]:
     """(the fastest folding that fits the budget, the frames/s no folding can pass) for the
     specialized accelerator: the layer that cannot go faster bounds it, the budget may more."""
-    _, unbounded = fold_for(model, design, int(1e9 / design.spec["target"]["clock_ns"]))  # one frame per cycle
-    ceiling = int(unbounded.fps)
-    _, fit = fold_for(model, design, ceiling)
-    return (fit if fits(fit) else fastest_fitting(lambda fps: fold_for(model, design, fps)[1], ceiling)), ceiling
+    return fastest_of(lambda fps: fold_for(model, design, fps)[1], design.spec["target"]["clock_ns"])

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from .cost import FF_FEATURES, LUT_FEATURES, MODEL_FILE, Record, estimate, features, spill
+from .records import WEIGHTED
 
-WEIGHTED = {"Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D"}
 CYCLE_GRID = {"resource_ii_overhead": range(0, 16), "depth_per_layer": (0, 1, 2, 3, 4, 5, 6),
               "depth_per_log2_input": (0, 0.25, 0.5, 0.75, 1.0)}
 

@@ -52,6 +52,11 @@ class Record:
     out_depth: int = 1     # io_stream: words the layer's output FIFO holds (one per output pixel)
     out_width: int = 0     #            and their width in bits
 
+    @property
+    def weights(self) -> int:
+        """Weights (and products) per kernel evaluation."""
+        return self.mults if self.mults is not None else self.n_in * self.n_out
+
 
 def uses_dsp(r: Record) -> bool:
     """Where Vivado builds a product, as seen on the calibration set: in LUTs when either operand
@@ -67,8 +72,7 @@ def uses_dsp(r: Record) -> bool:
 def products(r: Record) -> int:
     """Parallel multipliers: n/R, with the Latency strategy's zero weights dropped (as hls4ml's
     multiplier_limit does)."""
-    n = r.mults if r.mults is not None else r.n_in * r.n_out
-    p = math.ceil(n / max(r.rf, 1))
+    p = math.ceil(r.weights / max(r.rf, 1))
     if r.strategy == "latency":
         p -= r.zeros // max(r.rf, 1)
     return max(p, 0)
@@ -84,7 +88,7 @@ def features(r: Record) -> dict:
         f["operand_bits"] = p * (r.wb + r.ib)
         f["adder_bits"] = p * r.ab
         # reuse > 1: every weight is selected in turn (a multiplexer or LUT ROM over all of them)
-        f["select_bits"] = (r.mults or r.n_in * r.n_out) * r.wb if r.rf > 1 else 0
+        f["select_bits"] = r.weights * r.wb if r.rf > 1 else 0
         # a streamed convolution's line buffer and window logic: the fit gives ~5 LUT per buffered
         # bit, far above one SRL32 per 32 bits, so it stands for the window and packing logic too
         f["line_bits"] = r.line_bits
@@ -109,7 +113,7 @@ def bram18(r: Record) -> int:
     output pixel, BRAM past 1,024 bits)."""
     blocks = TABLE_BRAM18.get(r.op, 0)
     if r.kind == "weighted" and r.strategy == "resource" and r.rf >= 64:
-        width = math.ceil((r.mults or r.n_in * r.n_out) / r.rf) * r.wb
+        width = math.ceil(r.weights / r.rf) * r.wb
         blocks += math.ceil(width / BRAM18_WIDTH) * math.ceil(r.rf / BRAM18_DEPTH)
     if r.io_type == "io_stream" and r.out_depth > 32 and r.out_depth * r.out_width > 1024:
         blocks += math.ceil(r.out_width / BRAM18_WIDTH) * math.ceil(r.out_depth / BRAM18_DEPTH)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from ..target import Fit, budget_of, cycles_per_frame, fastest_fitting, fits, refuse_unless_fits
+from ..target import Fit, budget_of, cycles_per_frame, fastest_of, refuse_unless_fits
 from .cost import Record, estimate, load_model
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -30,10 +30,6 @@ LATENCY_RULE = "fpgaflow's model: the bottleneck's interval plus the layers afte
 Validator = Callable[[int, int, int], bool]
 
 
-def _weights(r: Record) -> int:
-    return r.mults if r.mults is not None else r.n_in * r.n_out
-
-
 def _streamed(r: Record) -> bool:
     return r.io_type == "io_stream" and r.evaluations > 1
 
@@ -42,7 +38,7 @@ def choose(r: Record, cycles: int, valid: Validator, overhead: int, resource: bo
     """The layer folded for `cycles` per frame (see the module doc); R = 1 where even that is
     slower. resource=False: the design asked for the Latency strategy everywhere."""
     per_evaluation = cycles // r.pixels_in if _streamed(r) else cycles
-    n = _weights(r)
+    n = r.weights
     room = per_evaluation - overhead
     if resource and not _streamed(r) and n > RESOURCE_STRATEGY_MIN_WEIGHTS and room >= RESOURCE_STRATEGY_MIN_REUSE:
         rf = next((x for x in range(min(room, n), RESOURCE_STRATEGY_MIN_REUSE - 1, -1) if valid(r.n_in, r.n_out, x)), None)
@@ -112,8 +108,4 @@ def fit_to_target(records: list[Record], design, valid: Validator) -> tuple[list
 
 def fastest(records: list[Record], design, valid: Validator) -> tuple[Fit | None, int]:
     """(the fastest folding that fits the budget, the frames/s no folding can pass)."""
-    clock = design.spec["target"]["clock_ns"]
-    _, unbounded = fold_for(records, design, int(1e9 / clock), valid)   # every layer at R = 1
-    ceiling = int(unbounded.fps)
-    _, fit = fold_for(records, design, ceiling, valid)
-    return (fit if fits(fit) else fastest_fitting(lambda fps: fold_for(records, design, fps, valid)[1], ceiling)), ceiling
+    return fastest_of(lambda fps: fold_for(records, design, fps, valid)[1], design.spec["target"]["clock_ns"])
