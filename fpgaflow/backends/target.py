@@ -90,9 +90,10 @@ def fastest_of(fold: Callable[[int], Fit], clock_ns: float) -> tuple[Fit | None,
     return (fit if fits(fit) else fastest_fitting(fold, ceiling)), ceiling
 
 
-def refuse_unless_fits(fit: Fit, design, fold: Callable[[int], Fit]) -> None:
+def refuse_unless_fits(fit: Fit, design, fold: Callable[[int], Fit], advice: dict | None = None) -> None:
     """One line naming why a folding does not meet the design's target: the layer that cannot go
-    faster, the resource over budget (with the fastest target that fits), or the latency."""
+    faster, the resource over budget (with the fastest target that fits, and the backend's
+    `advice` for that resource), or the latency."""
     target = fit.target_fps
     clock, part = design.spec["target"]["clock_ns"], design.spec["target"]["part"]
     if fit.max_cycles > fit.target_cycles:
@@ -110,7 +111,8 @@ def refuse_unless_fits(fit: Fit, design, fold: Callable[[int], Fit]) -> None:
         raise FpgaflowError(
             f"target {target:,} frames/s does not fit {part}: it needs {fit.resources[resource]:,} {resource} "
             f"({fit.source}), the part has {fit.available[resource]:,} and the budget allows "
-            f"{fit.budget[resource]:,} ({share:.0%}); {hint}")
+            f"{fit.budget[resource]:,} ({share:.0%}); {hint}" + (f"; {advice[resource]}" if advice and
+                                                                 resource in advice else ""))
     latency = design.spec["target"]["latency_us"]
     if latency is not None and fit.latency_us > latency:
         raise FpgaflowError(

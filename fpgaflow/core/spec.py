@@ -104,6 +104,9 @@ SCHEMA = {
     },
     "finn": {
         "target_fps": leaf(int, 10000, min=1),      # folding aims at clock / target_fps cycles per frame
+        # rtl: every layer finn-plus has as RTL is built as RTL (standalone thresholds, RTL MVAUs), the
+        # chain stitched for Verilator and Yosys; hls: MVAUs with fused thresholds, for Vitis HLS only
+        "layers": leaf(str, "rtl", choices=["rtl", "hls"]),
     },
     "budget": leaf(dict, {}),
 }

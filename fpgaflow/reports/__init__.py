@@ -14,12 +14,14 @@ from pathlib import Path
 from ..core.errors import FpgaflowError
 from .estimate import estimate
 from .finn import parse_finn_estimates
+from .schema import read_report
 from .hls import parse_cosim_rpt, parse_csynth_rpt, parse_csynth_xml
 from .vivado import parse_utilization
 from .yosys import parse_yosys_stat
 
 PARSERS = [  # (file-name pattern, parser), first match wins
     ("fpgaflow.json", estimate),
+    ("*.report.json", read_report),
     ("estimate_layer_resources.json", parse_finn_estimates),
     ("*yosys*stat*.json", parse_yosys_stat),
     ("*_cosim.rpt", parse_cosim_rpt),

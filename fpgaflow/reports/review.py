@@ -14,8 +14,9 @@ BUDGET_KEYS = (*RESOURCES, "latency_us", "interval_us")
 
 
 def best_resources(s: dict) -> tuple[dict | None, str | None]:
+    """The most real report that has totals (Yosys per layer has none while a layer is missing)."""
     for kind in ("implementation", "hls", "estimate"):
-        if s.get(kind) is not None:
+        if s.get(kind) is not None and any(v is not None for v in s[kind]["resources"].values()):
             return s[kind], kind
     return None, None
 

@@ -91,3 +91,15 @@ def number(text):
     except ValueError:
         return None
     return int(v) if v == int(v) and "." not in t else v
+
+
+def read_report(path: Path) -> dict:
+    """A report fpgaflow wrote in this schema itself (*.report.json: Yosys per layer, RTL simulation)."""
+    data = read_json(path)
+    missing = [k for k in EMPTY if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise FpgaflowError(f"{path}: not an fpgaflow report (missing {', '.join(missing)})")
+    if data["kind"] not in ("estimate", "hls", "cosim", "implementation"):
+        raise FpgaflowError(f"{path}: unknown report kind {data['kind']!r}")
+    data["source"] = str(path)
+    return data

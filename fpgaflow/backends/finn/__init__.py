@@ -9,6 +9,7 @@ from ...core.errors import FpgaflowError
 from ..base import Backend
 
 VERIFY_IMAGES = 1000  # FINN's node-by-node execution runs ~60-100 images/s per stage
+PLUMBING = ("StreamingFIFO", "StreamingDataWidthConverter")  # what stitching adds between the layers
 
 
 class FinnBackend(Backend):
@@ -30,12 +31,20 @@ class FinnBackend(Backend):
         est = json.loads((Path(project) / "estimates.json").read_text())
         rows = {l["name"]: l for l in est["layers"]}
         print(f"{'layer':32s} {'PE':>4s} {'SIMD':>5s} {'cycles':>8s} {'LUT':>7s} {'BRAM_18K':>8s} {'DSP':>4s}")
+        plumbing = [l for l in m["layers"] if l["op_type"].startswith(PLUMBING)]
         for l in m["layers"]:
+            if l in plumbing:
+                continue
             r = rows.get(l["name"], {})
             res = r.get("resources", {})
             print(f"{l['name']:32s} {l.get('PE', '-')!s:>4s} {l.get('SIMD', '-')!s:>5s} "
                   f"{r.get('interval_cycles', {}).get('max', '-')!s:>8s} {res.get('LUT', '-')!s:>7s} "
                   f"{res.get('BRAM_18K', '-')!s:>8s} {res.get('DSP', '-')!s:>4s}")
+        if plumbing:
+            luts = sum((rows.get(l["name"], {}).get("resources", {}).get("LUT") or 0) for l in plumbing)
+            print(f"(+ {sum(l['op_type'].startswith('StreamingFIFO') for l in plumbing)} FIFOs and "
+                  f"{sum(l['op_type'].startswith('StreamingDataWidth') for l in plumbing)} width converters between the "
+                  f"layers, {luts:,} LUT)")
         p = m["performance"]
         print(f"FINN estimate at {m['clock_ns']} ns: {p['estimated_throughput_fps']:.0f} frames/s "
               f"(bottleneck {p['max_cycles_node_name']}, {p['max_cycles']} cycles; target {m['target_fps']} frames/s = "
@@ -50,8 +59,12 @@ class FinnBackend(Backend):
         if args.reference not in ("default", "torch-cpu") or args.csim != "fast" or args.harness != "exe":
             raise FpgaflowError("--reference/--csim/--harness are hls4ml C-sim options; the FINN backend compares "
                                 "every FINN stage with the Brevitas CPU reference")
+        if args.layer_cycles and not args.rtl:
+            raise FpgaflowError("--layer-cycles goes with --rtl (it simulates the RTL layers one by one)")
+        alone = None if not args.layer_cycles else ([] if args.layer_cycles == "all" else
+                                                    [x.strip() for x in args.layer_cycles.split(",") if x.strip()])
         r = verify_finn(design, build_dir, n=args.n or VERIFY_IMAGES, workers=args.workers,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, rtl=args.rtl, alone=alone)
         print(f"{design.name} (FINN, stage {r['stage']}, {r['sim']} execution): n = {r['n']}, exact = {r['exact']}, "
               f"mismatches = {r['mismatches']}, max_abs_diff = {r['max_abs_diff']:g}, "
               f"argmax_agreement = {r['argmax_agreement']:.4f}, accuracy = {r['accuracy']:.4f}")
@@ -59,10 +72,13 @@ class FinnBackend(Backend):
             d = r["first_divergence"]
             print(f"first divergence: stage '{d['stage']}' ({d['what']}), image {d['image']}:\n"
                   f"  finn      {d['finn']}\n  torch-cpu {d['torch-cpu']}")
+        if args.rtl:
+            _print_rtl(r["stages"][-1])
         print(f"compared in {r['compared_in']}; not simulated here: " + "; ".join(
             f"{k} ({v})" for k, v in r["not_simulated"].items()))
         print(f"{r['seconds']} s; wrote {self.project(design, build_dir) / 'verify.json'}")
-        return 1 if any(s["mismatches"] for s in r["stages"]) else 0
+        alone_differs = any(l.get("alone_exact") is False for s in r["stages"] for l in s.get("layers", []))
+        return 1 if any(s["mismatches"] for s in r["stages"]) or alone_differs else 0
 
     def synth(self, design, build_dir) -> int:
         from .synth import synth
@@ -99,3 +115,31 @@ class FinnBackend(Backend):
         fit, ceiling = self._dataflow(design, build_dir, lambda dataflow: fastest(dataflow, design))
         return fastest_json(fit, ceiling, "FINN estimate (res_estimation, dataflow_performance: latency is the sum "
                                           "of the layers' cycles); FF not estimated")
+
+
+def _print_rtl(stage: dict) -> None:
+    """The measured cycles of the RTL stage, each next to FINN's estimate."""
+    est = stage["estimate"]
+    per_frame = stage["cycles_per_frame"]
+    print(f"RTL ({stage['sim']}, {stage['back_pressure']}): {per_frame if per_frame is not None else '-'} cycles/frame "
+          f"measured (FINN estimate {est['cycles_per_frame']}, bottleneck {est['bottleneck']}); latency "
+          f"{stage['latency_cycles']} cycles first input to first output, {stage['frame_latency_cycles']} to the "
+          f"first frame's last output (FINN's sum of layer cycles: {est['latency_cycles']})")
+    print(f"  {'layer':34s} {'implementation':34s} {'busy/frame':>10s} {'alone':>7s} {'FINN est.':>9s}")
+    for l in stage["layers"]:
+        if l["op_type"].startswith(PLUMBING):
+            continue
+        alone = l.get("alone_cycles_per_frame")
+        print(f"  {l['name']:34s} {l['implementation']:34s} {l['busy_cycles_per_frame']:>10.0f} "
+              f"{'-' if alone is None else alone:>7} "
+              f"{l['estimate_cycles'] if l['estimate_cycles'] is not None else '-'!s:>9s}"
+              + ("  OUTPUT DIFFERS from Python alone" if l.get("alone_exact") is False else ""))
+    print(f"  (busy: in the stitched run, neither starved nor blocked; alone: the layer simulated by itself, "
+          f"input always offered, output always taken; FIFOs and width converters not listed; verilated in "
+          f"{stage['compile_seconds']} s, "
+          f"{stage['cycles']} cycles simulated in {stage['sim_seconds']} s)")
+    if stage["first_bad_layer"]:
+        b = stage["first_bad_layer"]
+        print(f"first RTL layer that differs from FINN's Python execution (image {stage['first_bad_image']}): "
+              f"{b['layer']} ({b['op_type']}, {b['implementation']}), stream {b['stream']}: "
+              f"{b['beats_differing']} of {b['beats']} beats")

@@ -182,7 +182,10 @@ def _for_latency(model, design, fit: Fit, cycles: int):
 def fit_to_target(model, design):
     """The accelerator folded for the design's target, or one line saying why it cannot be."""
     folded, fit = fold_for(model, design, design.target_fps())
-    refuse_unless_fits(fit, design, lambda fps: fold_for(model, design, fps)[1])
+    rtl = any(n.op_type == "MVAU_rtl" for n in model.graph.node)
+    advice = {"DSP": "finn-plus' RTL MVAUs multiply on DSPs only; `finn: {layers: hls}` in the design builds HLS "
+                     "MVAUs that can use LUTs (no RTL simulation then)"} if rtl else None
+    refuse_unless_fits(fit, design, lambda fps: fold_for(model, design, fps)[1], advice)
     return folded, fit
 
 

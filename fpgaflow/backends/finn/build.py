@@ -53,7 +53,7 @@ def _relocate(root: Path, old: str, new: str) -> None:
                 if a.name in PATH_ATTRS and a.s and old.encode() in a.s:
                     a.s = a.s.replace(old.encode(), new.encode())
         model.save(str(onnx_file))
-    for f in (root / "code").rglob("*"):
+    for f in [*(root / "code").rglob("*"), *(root / "rtl").rglob("*")]:
         if f.is_file() and f.suffix in (".tcl", ".v", ".sv", ".cpp", ".h", ".sh"):
             text = f.read_text(errors="replace")
             if old in text:
@@ -123,8 +123,13 @@ def _manifest(design: Design, state: BuildState, final: Path, seconds: float) ->
                     "input": "integer pixel" if s.integer_input else "pixel / 2^n"} for s in STAGES],
         "not_simulated": {
             "cppsim": "HLS layers: FINN compiles them against Vitis HLS's simulation libraries (XILINX_HLS)",
-            "rtlsim": "RTL layers and the stitched design: FINN simulates them with Vivado's xsi (XILINX_VIVADO)"},
+            "rtlsim": "FINN's own RTL simulation needs Vivado's xsi (XILINX_VIVADO); fpgaflow simulates the stitched "
+                      "RTL in Verilator instead: csim --rtl" if design.spec["finn"]["layers"] == "rtl" else
+                      "RTL layers and the stitched design: FINN simulates them with Vivado's xsi (XILINX_VIVADO); "
+                      "this build has HLS MVAUs (finn.layers: hls), so no stitched RTL"},
         "layers": layers, "performance": state.performance,
+        "rtl": {"stitched": (tmp / "rtl").is_dir(), "folder": "rtl" if (tmp / "rtl").is_dir() else None,
+                "why_not": state.no_rtl if state.rtl else "finn.layers: hls (MVAUs with fused thresholds are HLS-only)"},
         "seconds": seconds,
     }
 

@@ -69,7 +69,7 @@ def streamline_passes() -> list:
             ff.BiasBeforeOutputScale()]
 
 
-def hw_passes() -> list:
+def hw_passes(rtl: bool = True) -> list:
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
     from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
         InferElementwiseBinaryOperation,
@@ -89,10 +89,27 @@ def hw_passes() -> list:
     from . import transforms as ff
 
     # a depthwise convolution lowers to a MatMul annotated as depthwise: FINN's VVAU takes it (the
-    # MVAU would not, and the two depthwise MatMuls of dscnn stayed unmapped)
-    return [InferVectorVectorActivation(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+    # MVAU would not, and the two depthwise MatMuls of dscnn stayed unmapped). For RTL, thresholds
+    # become layers of their own before the MVAUs are inferred: an MVAU that absorbs its thresholds
+    # has only an HLS variant in finn-plus.
+    matmuls = [InferVectorVectorActivation(), InferQuantizedMatrixVectorActivation()]
+    thresholds = [InferThresholdingLayer()]
+    return [*(thresholds + matmuls if rtl else matmuls + thresholds),
             InferPool(), InferConvInpGen(),
             RemoveCNVtoFCFlatten(),
             InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
             GiveUniqueNodeNamesRecursive(), InferDataLayouts(), InferDataTypes(), InferShapes(),
             ff.RequireMapped(), *minimize_bit_width()]
+
+
+def stream_passes(part: str) -> list:
+    """What stitching the layers needs (FINN's step_set_fifo_depths does the same before Vivado):
+    width converters where a producer's stream is not its consumer's, a small FIFO on every
+    stream, both as RTL. FIFO depths stay FINN's minimum: in a chain without branches a shallow
+    FIFO can only cost throughput, never deadlock, and the RTL simulation measures what it costs."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.transformation.general import GiveUniqueNodeNames
+
+    return [InsertDWC(), InsertFIFO(create_shallow_fifos=True), SpecializeLayers(part), GiveUniqueNodeNames()]

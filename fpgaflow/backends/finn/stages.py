@@ -5,12 +5,13 @@ STEPS. The transformations each step runs are in passes.py.
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .folding import fold, write_estimates
-from .passes import apply, finn_onnx_passes, hw_passes, streamline_passes
+from .passes import apply, finn_onnx_passes, hw_passes, streamline_passes, stream_passes
 
 
 @dataclass
@@ -25,6 +26,11 @@ class BuildState:
     dataflow: object = None
     performance: dict = field(default_factory=dict)
     fit: object = None             # balance.Fit: the target, what it needs, the budget
+    no_rtl: str | None = None      # why the accelerator could not be stitched as RTL
+
+    @property
+    def rtl(self) -> bool:
+        return self.design.spec["finn"]["layers"] == "rtl"
 
     @property
     def models(self) -> Path:
@@ -43,9 +49,9 @@ class Step:
         return f"models/{self.name}.onnx"
 
 
-def _transform(passes: Callable[[], list]) -> Callable[[BuildState, Step], None]:
+def _transform(passes: Callable[[BuildState], list]) -> Callable[[BuildState, Step], None]:
     def run(state: BuildState, step: Step) -> None:
-        state.model = apply(state.model, passes(), step.name)
+        state.model = apply(state.model, passes(state), step.name)
         state.model.save(str(state.root / step.model_file))
     return run
 
@@ -59,31 +65,44 @@ def _qonnx(state: BuildState, step: Step) -> None:
 
 
 def _folded(state: BuildState, step: Step) -> None:
-    """Partition, fold, estimate, generate code; then the flat model of the final layers."""
+    """Partition, fold, estimate, generate code (and for RTL layers the stitched RTL); then the
+    flat model of the final layers."""
     from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
 
     from .transforms import generic_flat_model
 
     target = state.design.spec["target"]
     state.parent, state.dataflow, state.fit = fold(state.model, state.design, state.models)
+    if state.rtl:
+        state.dataflow = apply(state.dataflow, stream_passes(target["part"]), "stitch")
     state.performance = write_estimates(state.dataflow, target["part"], target["clock_ns"], state.root / "estimates")
     state.dataflow = apply(state.dataflow, [PrepareIP(target["part"], target["clock_ns"])], "codegen")
     state.dataflow.save(str(state.models / "dataflow.onnx"))
     generic_flat_model(state.parent, state.dataflow).save(str(state.root / step.model_file))
+    if state.rtl:
+        from ...core.errors import FpgaflowError
+        from .rtl.stitch import write
+
+        try:
+            write(state.dataflow, state.root / "rtl")
+        except FpgaflowError as e:  # a layer with no RTL: the build stands, csim --rtl says why
+            shutil.rmtree(state.root / "rtl", ignore_errors=True)
+            state.no_rtl = str(e)
 
 
 STEPS = [
     Step("qonnx", _qonnx, "Brevitas' QONNX export as is (qonnx execution; input pixel / 2^n)", integer_input=False),
-    Step("finn_onnx", _transform(finn_onnx_passes),
+    Step("finn_onnx", _transform(lambda state: finn_onnx_passes()),
          "fpgaflow's fixes + ConvertQONNXtoFINN (integer input, FLOOR thresholds)"),
-    Step("streamlined", _transform(streamline_passes),
+    Step("streamlined", _transform(lambda state: streamline_passes()),
          "streamlined: scales and biases moved into integer thresholds, convs lowered"),
-    Step("hw", _transform(hw_passes),
+    Step("hw", _transform(lambda state: hw_passes(state.rtl)),
          "HW layers (MVAU, VVAU, Thresholding, SWG, FMPadding, Pool, ElementwiseAdd), bit widths minimized; "
          "FINN's node-by-node Python execution"),
     Step("folded", _folded,
          "the accelerator as generated: HLS/RTL variants folded for the target, final weights, "
-         "thresholds and widths, each layer run as its generic FINN op in Python"),
+         "thresholds and widths, each layer run as its generic FINN op in Python (the FIFOs and width "
+         "converters of RTL builds left out: they compute nothing)"),
 ]
 # the stages whose models verify executes, in flow order
 STAGES = [s for s in STEPS if s.what]

@@ -265,4 +265,45 @@ def generic_flat_model(parent, dataflow):
     merge(graph.value_info, [v for v in (*dataflow.graph.value_info, *dataflow.graph.input, *dataflow.graph.output)
                              if v.name not in boundary], lambda x: x.name)
     merge(graph.quantization_annotation, dataflow.graph.quantization_annotation, lambda x: x.tensor_name)
+    return without_plumbing(flat)
+
+
+ALIASES = "fpgaflow_aliases"   # metadata: {tensor of a removed FIFO or width converter: the tensor that holds it}
+
+
+def without_plumbing(flat):
+    """The flat model without FIFOs and width converters, for Python execution.
+
+    They compute nothing, and FINN's generic VVAU finds its window generator by its direct
+    producer (else it untangles a channel interleave that the generic window generator never
+    made): with a FIFO between them its Python output is wrong. Each removed node's producer
+    writes the node's output tensor instead; metadata ALIASES maps the removed tensor names
+    to the ones that now hold their values, for the RTL taps."""
+    import json
+
+    from . import PLUMBING
+
+    graph = flat.graph
+    aliases = {}
+    for node in [n for n in graph.node if n.op_type.startswith(PLUMBING)]:
+        src, dst = node.input[0], node.output[0]
+        graph.node.remove(node)
+        producer = flat.find_producer(src)
+        if producer is not None:
+            producer.output[list(producer.output).index(src)] = dst
+            aliases[src] = dst
+        else:   # fed by the graph input: its consumers read the input directly
+            for consumer in flat.find_consumers(dst) or []:
+                consumer.input[list(consumer.input).index(dst)] = src
+            aliases[dst] = src
+    flat.set_metadata_prop(ALIASES, json.dumps(aliases))
     return flat
+
+
+def resolve(aliases: dict, tensor: str) -> str:
+    """The tensor of the Python execution that holds a stream's values (see without_plumbing)."""
+    seen = set()
+    while tensor in aliases and tensor not in seen:
+        seen.add(tensor)
+        tensor = aliases[tensor]
+    return tensor

@@ -71,7 +71,7 @@ def execute(folder: Path, stage: str, x: np.ndarray, workers: int, progress: boo
 
 
 def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers: int | None = None,
-                progress: bool = True, log=print) -> dict:
+                progress: bool = True, log=print, rtl: bool = False, alone: list[str] | None = None) -> dict:
     from . import FinnBackend
 
     FinnBackend().check(design)
@@ -81,6 +81,9 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
     if built and design.weights.exists() and sha256(design.weights) != built:
         raise FpgaflowError(f"{design.weights} changed since {folder} was built: run "
                             f"`fpgaflow hls {design.name} --backend finn` again")
+    if rtl and not manifest.get("rtl", {}).get("stitched"):
+        why = manifest.get("rtl", {}).get("why_not") or "built before fpgaflow stitched RTL: build it again"
+        raise FpgaflowError(f"--rtl: {folder} has no stitched RTL: {why}")
     x, labels = design_images(design, "test", n)
     t0 = time.time()
     ref = cpu_reference(design)(x)
@@ -103,6 +106,19 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
             i = int(bad[0])
             first = {"stage": s["stage"], "what": s["what"], "image": i, "finn": out[i].tolist(),
                      "torch-cpu": ref[i].tolist(), "mismatches": c["mismatches"]}
+    if rtl:
+        from .rtl.verify import verify_rtl
+
+        entry, out = verify_rtl(folder, manifest, integer_input, ref, labels, log=log, alone=alone,
+                                progress=progress)
+        stages.append(entry)
+        log(f"  {'rtl':12s} exact {entry['exact']}/{entry['n']}  max_abs_diff {entry['max_abs_diff']:g}  "
+            f"({entry['images_per_s']} images/s, {entry['cycles']} cycles)")
+        if entry["mismatches"] and first is None:
+            i = entry["first_bad_image"]
+            first = {"stage": "rtl", "what": "the stitched RTL accelerator in Verilator", "image": i,
+                     "finn": out[i].tolist(), "torch-cpu": ref[i].tolist(), "mismatches": entry["mismatches"],
+                     "layer": entry["first_bad_layer"]}
     lowest = stages[-1]
     result = {
         "design": design.name, "backend": "finn", "stage": lowest["stage"], "sim": lowest["sim"],

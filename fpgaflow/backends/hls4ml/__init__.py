@@ -52,6 +52,9 @@ class Hls4mlBackend(Backend):
         from ...verify.triage import describe
         from .verify import verify
 
+        if getattr(args, "rtl", False):
+            raise FpgaflowError("--rtl simulates the stitched FINN accelerator (--backend finn); hls4ml's projects "
+                                "are checked by C-simulation")
         r = verify(design, build_dir, n=args.n, reference=args.reference, harness=args.harness,
                    variant=args.csim, workers=args.workers, progress=not args.no_progress)
         print(f"{design.name}: n = {r['n']}, exact = {r['exact']}, mismatches = {r['mismatches']}, "

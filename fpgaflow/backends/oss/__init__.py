@@ -1,5 +1,6 @@
 """Open-source synthesis without vendor tools: a dense layer of a trained design as da4ml
-Verilog through Yosys (synth.py). Room for the RTL of FINN's layers in Verilator and Yosys."""
+Verilog through Yosys (synth.py). The RTL of FINN's layers in Verilator and Yosys:
+backends/finn/rtl."""
 from __future__ import annotations
 
 from pathlib import Path

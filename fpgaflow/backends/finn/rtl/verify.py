@@ -1,0 +1,164 @@
+"""The `rtl` stage of FINN verification: the stitched accelerator in Verilator against Brevitas.
+
+Every output of every image is compared with == in the model's output scale, as the Python
+stages are. Cycles are measured, not estimated: cycles per frame in the steady state (between
+the first and the last frame's last output beat), latency from the first input beat to the
+first output beat, and per layer the cycles it was busy (neither starved nor blocked), each
+next to FINN's estimate. Where an output differs, the first differing image is simulated
+again with every stream tapped and compared with FINN's Python execution of the same layers:
+the first stream that differs names the layer that produced it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from ....core.errors import FpgaflowError
+from ....verify.compare import compare
+from . import sim, stitch
+
+READY_PERCENT = 70   # the output's ready: back-pressure on 30 % of the cycles (seeded, repeatable)
+
+
+def accelerator_input(integer_images: np.ndarray) -> np.ndarray:
+    """The host's layout change: NCHW images -> the NHWC frames the first layer streams."""
+    x = np.asarray(integer_images)
+    return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+
+
+def python_streams(folder: Path, image: np.ndarray) -> dict:
+    """Every tensor of FINN's Python execution of the final layers (the `folded` stage) for one image."""
+    from finn.core.onnx_exec import execute_onnx
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from ..transforms import ALIASES
+
+    model = ModelWrapper(str(folder / "models" / "folded.onnx"))
+    context = execute_onnx(model, {model.graph.input[0].name: image[None]}, return_full_exec_context=True)
+    aliases = json.loads(model.get_metadata_prop(ALIASES) or "{}")
+    return _Resolved(context, aliases)
+
+
+class _Resolved(dict):
+    """The execution context, read by the dataflow's tensor names (FIFOs and width converters
+    were left out of the Python model; their tensors are their producers')."""
+
+    def __init__(self, context: dict, aliases: dict):
+        super().__init__(context)
+        self.aliases = aliases
+
+    def __getitem__(self, name):
+        from ..transforms import resolve
+
+        return super().__getitem__(resolve(self.aliases, name))
+
+
+def first_bad_layer(folder: Path, binary: Path, streams: list, layers: list, image: np.ndarray) -> dict | None:
+    """Simulate one image with every stream tapped; the first stream unlike Python's execution."""
+    context = python_streams(folder, image)
+    frames = accelerator_input(image[None])
+    if not np.array_equal(frames.reshape(-1), np.asarray(context[streams[0].tensor]).reshape(-1)):
+        raise FpgaflowError("RTL stage: the accelerator's input differs from the host graph's (layout change)")
+    r = sim.simulate(folder / "rtl", binary, frames, tap_frames=1, ready_percent=READY_PERCENT)
+    for s in streams[1:]:
+        want = sim.to_beats(np.asarray(context[s.tensor])[None], s)
+        got = r["taps"][s.index]
+        if got.shape != want.shape or not np.array_equal(got, want):
+            diff = int((got != want).any(axis=1).sum()) if got.shape == want.shape else None
+            layer = layers[s.index - 1]
+            return {"layer": layer["name"], "op_type": layer["op_type"], "implementation": layer["implementation"],
+                    "stream": f"s{s.index}", "beats_differing": diff, "beats": len(want)}
+    return None
+
+
+def _estimates(folder: Path) -> tuple[dict, dict]:
+    est = folder / "estimates"
+    return (json.loads((est / "estimate_layer_cycles.json").read_text()),
+            json.loads((est / "estimate_network_performance.json").read_text()))
+
+
+def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np.ndarray, labels: np.ndarray,
+               log=print, alone: list[str] | None = None, progress: bool = True) -> tuple[dict, np.ndarray]:
+    """The rtl stage's entry for verify.json and the outputs in the model's scale. alone: the layers
+    to simulate one by one as well ([] for every compute layer, None for none)."""
+    if not manifest.get("rtl", {}).get("stitched"):
+        why = manifest.get("rtl", {}).get("why_not") or "built before fpgaflow stitched RTL"
+        raise FpgaflowError(f"{folder}: no stitched RTL to simulate: {why}")
+    rtl = stitch.read(folder / "rtl")
+    streams = [stitch.Stream(**s) for s in rtl["streams"]]
+    t0 = time.time()
+    binary = sim.compile(folder / "rtl", log=log)
+    compile_seconds = round(time.time() - t0, 1)
+    frames = accelerator_input(integer_images)
+    r = sim.simulate(folder / "rtl", binary, frames, tap_frames=0, ready_percent=READY_PERCENT, progress=progress)
+    if r["deadlock"]:
+        stuck = next(i for i, b in enumerate(r["beats"]) if b < len(frames) * streams[i].beats)
+        raise FpgaflowError(f"RTL stage: the accelerator stopped after {r['cycles']} cycles: stream s{stuck} (into "
+                            f"{rtl['layers'][min(stuck, len(rtl['layers']) - 1)]['name']}) carried {r['beats'][stuck]} "
+                            f"of {len(frames) * streams[stuck].beats} beats")
+    out = r["out"].reshape(len(frames), -1).astype(np.float64) * manifest["output_scale"]
+    c = compare(out.reshape(ref.shape).astype(ref.dtype), ref, labels)
+    bad = c.pop("mismatch_indices")
+    n, done = len(frames), r["frame_done"]
+    per_layer, perf = _estimates(folder)
+    steady = (n > 1)
+    busy = [(b - b0) / (n - 1) if steady else b for b, b0 in zip(r["busy"], r["busy_at_first_frame"])]
+    entry = {
+        "stage": "rtl", "sim": f"verilator {version('verilator')}", "n": c["n"], "exact": c["exact"],
+        "mismatches": c["mismatches"], "max_abs_diff": c["max_abs_diff"],
+        "argmax_agreement": c["argmax_agreement"], "accuracy": c["accuracy"],
+        "images_per_s": round(n / r["seconds"], 1) if r["seconds"] else None,
+        "cycles_per_frame": round((done[-1] - done[0]) / (n - 1), 1) if steady else None,
+        "latency_cycles": r["first_output_cycle"] - r["first_input_cycle"],
+        "frame_latency_cycles": done[0] - r["first_input_cycle"],
+        "estimate": {"cycles_per_frame": perf["max_cycles"], "latency_cycles": perf["critical_path_cycles"],
+                     "bottleneck": perf["max_cycles_node_name"], "source": "FINN estimate (dataflow_performance)"},
+        "back_pressure": f"output ready on {READY_PERCENT} % of the cycles (seeded xorshift)",
+        "layers": [{"name": l["name"], "op_type": l["op_type"], "implementation": l["implementation"],
+                    "busy_cycles_per_frame": round(b, 1), "estimate_cycles": per_layer.get(l["name"])}
+                   for l, b in zip(rtl["layers"], busy)],
+        "busy_rule": "cycles in which the layer was neither starved (input ready, nothing valid) nor blocked "
+                     "(output valid, not taken); steady state, per frame",
+        "cycles": r["cycles"], "compile_seconds": compile_seconds, "sim_seconds": r["seconds"],
+        "first_bad_layer": None,
+    }
+    if alone is not None:
+        from .alone import measure
+
+        t = time.time()
+        by_name = {r["name"]: r for r in measure(folder, np.asarray(integer_images[0]), alone or None,
+                                                   progress=progress, log=log)}
+        for l in entry["layers"]:
+            if l["name"] in by_name:
+                l["alone_cycles_per_frame"] = by_name[l["name"]]["cycles_per_frame"]
+                l["alone_exact"] = by_name[l["name"]]["output_equals_python"]
+        entry["alone_rule"] = ("each layer verilated by itself, two frames of its input (FINN's Python execution of "
+                               "test image 0) always offered, output always taken: cycles between the frames' last "
+                               "output beats; its output compared with Python's")
+        entry["alone_seconds"] = round(time.time() - t, 1)
+    _write_report(folder, manifest, entry)
+    if bad:
+        entry["first_bad_layer"] = first_bad_layer(folder, binary, streams, rtl["layers"],
+                                                   np.asarray(integer_images[bad[0]]))
+        entry["first_bad_image"] = int(bad[0])
+    return entry, out
+
+
+def _write_report(folder: Path, manifest: dict, entry: dict) -> None:
+    """The measured cycles in the report schema (kind cosim: simulated RTL), for `fpgaflow report`."""
+    from ....core.atomic import atomic_write_text
+    from ....reports.schema import available, empty
+
+    path = folder / "rtlsim.report.json"
+    r = empty(path, "cosim", "fpgaflow RTL testbench (Verilator)")
+    r.update(tool_version=entry["sim"].split()[-1], part=manifest["part"], available=available(manifest["part"]),
+             top="fpgaflow_top", clock_ns={"target": manifest["clock_ns"], "estimated": None},
+             latency_cycles={"best": entry["frame_latency_cycles"], "worst": entry["frame_latency_cycles"]},
+             interval_cycles={"min": entry["cycles_per_frame"], "max": entry["cycles_per_frame"]})
+    r["note"] = (f"measured on {entry['n']} frames ({entry['exact']} bit-exact), {entry['back_pressure']}; latency: "
+                 f"first input beat to the first frame's last output beat")
+    atomic_write_text(path, json.dumps(r, indent=2) + "\n")
