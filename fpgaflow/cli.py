@@ -146,6 +146,14 @@ def add_backend(s) -> None:
                    help="hls4ml (default; QKeras directly, Brevitas via QONNX) or finn (Brevitas via QONNX)")
 
 
+def add_rtl_flags(s) -> None:
+    s.add_argument("--rtl", action="store_true",
+                   help="FINN: also simulate the stitched RTL accelerator in Verilator, cycle by cycle (stage rtl)")
+    s.add_argument("--layer-cycles", nargs="?", const="all", metavar="LAYER,...",
+                   help="with --rtl: also simulate each RTL layer alone (one Verilator build each) for its own "
+                        "cycles per frame next to FINN's estimate (default: every compute layer)")
+
+
 def parser() -> argparse.ArgumentParser:
     from .train.options import add_train_flags
     from .verify.references import ALL, DEFAULT, REFERENCES
@@ -184,11 +192,7 @@ def parser() -> argparse.ArgumentParser:
                    help="fast: integer dense kernels, proven equal to stock (default); stock: hls4ml's code as is")
     s.add_argument("--harness", default="exe", choices=["exe", "lib"],
                    help="exe: the standalone testbench of sim/ (default); lib: the project's bridge via ctypes")
-    s.add_argument("--rtl", action="store_true",
-                   help="FINN: also simulate the stitched RTL accelerator in Verilator, cycle by cycle (stage rtl)")
-    s.add_argument("--layer-cycles", nargs="?", const="all", metavar="LAYER,...",
-                   help="with --rtl: also simulate each RTL layer alone (one Verilator build each) for its own "
-                        "cycles per frame next to FINN's estimate (default: every compute layer)")
+    add_rtl_flags(s)
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_csim)
 

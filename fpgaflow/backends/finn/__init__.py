@@ -134,10 +134,11 @@ def _print_rtl(stage: dict) -> None:
               f"{'-' if alone is None else alone:>7} "
               f"{l['estimate_cycles'] if l['estimate_cycles'] is not None else '-'!s:>9s}"
               + ("  OUTPUT DIFFERS from Python alone" if l.get("alone_exact") is False else ""))
-    print(f"  (busy: in the stitched run, neither starved nor blocked; alone: the layer simulated by itself, "
-          f"input always offered, output always taken; FIFOs and width converters not listed; verilated in "
-          f"{stage['compile_seconds']} s, "
-          f"{stage['cycles']} cycles simulated in {stage['sim_seconds']} s)")
+    print("  (busy: in the stitched run, neither starved nor blocked; alone: the layer simulated by itself, "
+          "input always offered, output always taken; FIFOs and width converters not listed; "
+          + (f"verilated in {stage['compile_seconds']} s, " if stage["compile_seconds"] >= 1 else
+             "Verilator build reused, ")
+          + f"{stage['cycles']} cycles simulated in {stage['sim_seconds']} s)")
     if stage["first_bad_layer"]:
         b = stage["first_bad_layer"]
         print(f"first RTL layer that differs from FINN's Python execution (image {stage['first_bad_image']}): "

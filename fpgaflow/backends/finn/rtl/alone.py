@@ -25,7 +25,7 @@ def measure(folder: Path, image: np.ndarray, only: list[str] | None = None, prog
             log=print) -> list[dict]:
     from tqdm import tqdm
 
-    from .verify import python_streams
+    from .reference import python_streams
 
     root = folder / "rtl"
     rtl = stitch.read(root)

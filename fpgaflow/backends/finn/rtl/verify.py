@@ -20,6 +20,7 @@ import numpy as np
 from ....core.errors import FpgaflowError
 from ....verify.compare import compare
 from . import sim, stitch
+from .reference import python_streams
 
 READY_PERCENT = 70   # the output's ready: back-pressure on 30 % of the cycles (seeded, repeatable)
 
@@ -28,33 +29,6 @@ def accelerator_input(integer_images: np.ndarray) -> np.ndarray:
     """The host's layout change: NCHW images -> the NHWC frames the first layer streams."""
     x = np.asarray(integer_images)
     return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
-
-
-def python_streams(folder: Path, image: np.ndarray) -> dict:
-    """Every tensor of FINN's Python execution of the final layers (the `folded` stage) for one image."""
-    from finn.core.onnx_exec import execute_onnx
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    from ..transforms import ALIASES
-
-    model = ModelWrapper(str(folder / "models" / "folded.onnx"))
-    context = execute_onnx(model, {model.graph.input[0].name: image[None]}, return_full_exec_context=True)
-    aliases = json.loads(model.get_metadata_prop(ALIASES) or "{}")
-    return _Resolved(context, aliases)
-
-
-class _Resolved(dict):
-    """The execution context, read by the dataflow's tensor names (FIFOs and width converters
-    were left out of the Python model; their tensors are their producers')."""
-
-    def __init__(self, context: dict, aliases: dict):
-        super().__init__(context)
-        self.aliases = aliases
-
-    def __getitem__(self, name):
-        from ..transforms import resolve
-
-        return super().__getitem__(resolve(self.aliases, name))
 
 
 def first_bad_layer(folder: Path, binary: Path, streams: list, layers: list, image: np.ndarray) -> dict | None:
