@@ -36,6 +36,8 @@ def synth_oss(design, build_dir, layers: str | None = None, progress: bool = Tru
     if r["not_synthesized"]:
         print(f"{s['count']} of {s['of']} layers synthesized ({total}); no design total: "
               f"{', '.join(x['name'] for x in r['not_synthesized'])} not synthesized (reasons above)")
+    elif s["of"] < s["in_design"]:
+        print(f"the {s['of']} layers asked for: {total} (not a design total: the design has {s['in_design']} layers)")
     else:
         print(f"design total (all {s['of']} layers): {total}")
     print(f"wrote {folder / 'yosys.report.json'} and {folder / 'rtl' / 'yosys'} "

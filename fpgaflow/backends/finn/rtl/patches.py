@@ -38,6 +38,18 @@ def _watchdog_for_simulation_only(text: str) -> str:
             + text[end.end():])
 
 
+def _scope_by_generate(text: str) -> str:
+    """thresholding.sv: the scope comparison chosen by a generate-if instead of a constant ternary."""
+    decl = "\t\t\tlogic  Scope = 'x;\t// Comparison in scope of specified threshold count\n"
+    use = "\t\t\t\t\tScope <= (SCOPE_REDUCE == 0)? 1 : p.ptr[M-1:SN+1] < 2**stage - SCOPE_REDUCE;\n"
+    if decl not in text or use not in text:
+        raise ValueError("the Scope register not found")
+    text = text.replace(decl, decl + "\t\t\tuwire  scope_next;\n"
+                        "\t\t\tif(SCOPE_REDUCE == 0)  assign  scope_next = 1;\n"
+                        "\t\t\telse  assign  scope_next = p.ptr[M-1:SN+1] < 2**stage - SCOPE_REDUCE;\n")
+    return text.replace(use, "\t\t\t\t\tScope <= scope_next;\n")
+
+
 def without_default_nettype(text: str) -> str:
     return re.sub(r"^\s*`default_nettype\s+\w+\s*$", "", text, flags=re.M)
 
@@ -59,6 +71,11 @@ PATCHES = [
                         "defined (fpgaflow's Yosys script defines it; Verilator keeps the check)",
           _watchdog_for_simulation_only),
     Patch("mvu/mvu_vvu_8sx9_dsp58.sv", "the same DSP start-up watchdog in the Versal MVU", _watchdog_for_simulation_only),
+    Patch("thresholding/hdl/thresholding.sv",
+          "in the stages where SCOPE_REDUCE is 0 the scope comparison's part-select p.ptr[M-1:SN+1] is reversed; "
+          "a constant ternary still elaborates it, which Yosys' read_slang rejects ('unsynthesizable feature', "
+          "no location; Verilator warns SELRANGE): a generate-if picks the branch instead, the same logic",
+          _scope_by_generate),
     Patch("*", "`default_nettype none` leaks from one file into the next in Yosys' read_slang (one compilation "
                "unit): the lines are removed; every net in these files is declared", without_default_nettype),
 ]

@@ -83,17 +83,9 @@ NOLUTRAM_NOTE = ("Yosys' LUT RAM mapping failed on this layer (share/xilinx/lutr
                  "-nolutram: its memories are in block RAM")
 
 
-# what an error Yosys words tersely means here, found by taking the sources apart
-KNOWN_ERRORS = {
-    "ERROR: unsynthesizable feature": "read_slang rejects a construct of finn-rtllib's thresholding.sv without naming "
-                                      "it (its asserts, initial checks and threshold-file loading were ruled out)",
-}
-
-
 def _first_error(log: str) -> str:
     line = next((l for l in log.splitlines() if "ERROR" in l), None) or (log.strip().splitlines() or ["no output"])[-1]
-    line = line.strip()
-    return f"Yosys: {KNOWN_ERRORS[line]}" if line in KNOWN_ERRORS else line[:300]
+    return line.strip()[:300]
 
 
 def synth_layers(folder: Path, part: str, only: list[str] | None = None, progress: bool = True,
@@ -161,9 +153,10 @@ def _report(rows: list[dict], folder: Path, part: str, fam: str, version: str | 
     r.update(tool_version=version, part=part, available=available(part), top="fpgaflow_top")
     done = [x for x in rows if x["error"] is None]
     partial = {k: sum(x["resources"][k] or 0 for x in done) for k in RESOURCES}
-    complete = len(done) == len(rows) and len(rows) == len(stitch.read(folder / "rtl")["layers"])
+    in_design = len(stitch.read(folder / "rtl")["layers"])
+    complete = len(done) == len(rows) == in_design
     r["resources"] = dict(partial) if complete else resources()
-    r["synthesized_layers"] = {"count": len(done), "of": len(rows), "resources": partial}
+    r["synthesized_layers"] = {"count": len(done), "of": len(rows), "in_design": in_design, "resources": partial}
     r["not_synthesized"] = [{"name": x["name"], "op_type": x["op_type"], "why": x["error"]} for x in rows if x["error"]]
     r["layers"] = [layer(x["name"], res=x["resources"], op_type=x["op_type"], implementation=x["implementation"],
                          cells=x["cells"], seconds=x["seconds"], error=x["error"], note=x["note"]) for x in rows]
