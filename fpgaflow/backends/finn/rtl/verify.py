@@ -61,8 +61,10 @@ def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np
     to simulate one by one as well ([] for every compute layer, None for none)."""
     rtl = stitch.read(folder / "rtl")   # verify_finn checked that the build was stitched
     streams = [stitch.Stream(**s) for s in rtl["streams"]]
+    per_layer, perf = _estimates(folder)
     t0 = time.time()
-    binary = sim.compile(folder / "rtl", log=log)
+    big = len(integer_images) * perf["max_cycles"] >= sim.BIG_RUN_CYCLES
+    binary = sim.compile(folder / "rtl", log=log, optimize=big)
     compile_seconds = round(time.time() - t0, 1)
     frames = accelerator_input(integer_images)
     r = sim.simulate(folder / "rtl", binary, frames, tap_frames=0, ready_percent=READY_PERCENT, progress=progress)
@@ -75,7 +77,6 @@ def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np
     c = compare(out.reshape(ref.shape).astype(ref.dtype), ref, labels)
     bad = c.pop("mismatch_indices")
     n, done = len(frames), r["frame_done"]
-    per_layer, perf = _estimates(folder)
     steady = (n > 1)
     busy = [(b - b0) / (n - 1) if steady else b for b, b0 in zip(r["busy"], r["busy_at_first_frame"])]
     entry = {
