@@ -81,9 +81,10 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
     if built and design.weights.exists() and sha256(design.weights) != built:
         raise FpgaflowError(f"{design.weights} changed since {folder} was built: run "
                             f"`fpgaflow hls {design.name} --backend finn` again")
-    if rtl and not manifest.get("rtl", {}).get("stitched"):
-        why = manifest.get("rtl", {}).get("why_not") or "built before fpgaflow stitched RTL: build it again"
-        raise FpgaflowError(f"--rtl: {folder} has no stitched RTL: {why}")
+    if rtl:
+        from .rtl.stitch import require
+
+        require(manifest, folder, "--rtl")
     x, labels = design_images(design, "test", n)
     t0 = time.time()
     ref = cpu_reference(design)(x)

@@ -26,8 +26,9 @@ from ...core.layers import weighted
 from ...core.spec import Design
 
 MAX_WEIGHTS = 20000
-# Yosys' synth_xilinx families by part prefix (UltraScale+ parts start with xczu/xcvu..p/xcku..p)
-FAMILIES = (("xczu", "xcup"), ("xcvu", "xcup"), ("xcku", "xcup"), ("xc7", "xc7"))
+# Yosys' synth_xilinx families by part prefix (UltraScale+ parts start with xczu/xcvu..p/xcku..p,
+# Alveo cards with xcu)
+FAMILIES = (("xczu", "xcup"), ("xcvu", "xcup"), ("xcku", "xcup"), ("xcu", "xcup"), ("xc7", "xc7"))
 
 
 def family(part: str) -> str:

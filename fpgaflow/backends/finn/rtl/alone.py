@@ -21,8 +21,7 @@ from .. import PLUMBING
 from . import sim, stitch
 
 
-def measure(folder: Path, image: np.ndarray, only: list[str] | None = None, progress: bool = True,
-            log=print) -> list[dict]:
+def measure(folder: Path, image: np.ndarray, only: list[str] | None = None, progress: bool = True) -> list[dict]:
     from tqdm import tqdm
 
     from .reference import python_streams
@@ -57,6 +56,5 @@ def measure(folder: Path, image: np.ndarray, only: list[str] | None = None, prog
         done = r["frame_done"]
         rows.append({"name": layer.name, "op_type": layer.op_type, "implementation": layer.implementation,
                      "cycles_per_frame": done[1] - done[0] if len(done) == 2 else None,
-                     "latency_cycles": done[0] - r["first_input_cycle"] if done else None,
                      "output_equals_python": bool(exact)})
     return rows

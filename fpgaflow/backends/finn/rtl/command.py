@@ -4,18 +4,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ....core.errors import FpgaflowError
-
 
 def synth_oss(design, build_dir, layers: str | None = None, progress: bool = True) -> int:
     from .. import FinnBackend
+    from .stitch import require
     from .yosys import synth_layers
 
     folder = FinnBackend().ensure(design, Path(build_dir))
     manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
-    if not manifest.get("rtl", {}).get("stitched"):
-        raise FpgaflowError(f"{folder}: no RTL layers to synthesize: "
-                            f"{manifest.get('rtl', {}).get('why_not') or 'built before fpgaflow stitched RTL'}")
+    require(manifest, folder, "synth-oss --backend finn")
     only = [x.strip() for x in layers.split(",") if x.strip()] if layers else None
     r = synth_layers(folder, manifest["part"], only=only, progress=progress)
     est = {l["name"]: l["resources"] for l in json.loads((folder / "estimates.json").read_text())["layers"]}

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..transforms import ALIASES, resolve
+
 
 def python_streams(folder: Path, image: np.ndarray) -> dict:
     """Every tensor of FINN's Python execution of the final layers (the `folded` stage) for one image."""
     from finn.core.onnx_exec import execute_onnx
     from qonnx.core.modelwrapper import ModelWrapper
-
-    from ..transforms import ALIASES
 
     model = ModelWrapper(str(folder / "models" / "folded.onnx"))
     context = execute_onnx(model, {model.graph.input[0].name: image[None]}, return_full_exec_context=True)
@@ -30,6 +30,4 @@ class _Resolved(dict):
         self.aliases = aliases
 
     def __getitem__(self, name):
-        from ..transforms import resolve
-
         return super().__getitem__(resolve(self.aliases, name))

