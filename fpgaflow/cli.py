@@ -83,7 +83,7 @@ def cmd_hls(args) -> int:
     design = load_design(args.design).with_target(args.target_fps, args.target_latency_us)
     backend = get_backend(args.backend)
     _print_pruned_channels(design)
-    return backend.summary(backend.build(design, args.build_dir, progress=not args.no_progress))
+    return backend.summary(backend.build(design, args.build_dir, progress=not args.no_progress, inexact=args.inexact))
 
 
 def cmd_csim(args) -> int:
@@ -111,6 +111,19 @@ def cmd_synth_oss(args) -> int:
 
         return synth_oss(design, args.build_dir, layers=args.layer, progress=not args.no_progress)
     return oss.run(design, args.build_dir, layer=args.layer)
+
+
+def cmd_import(args) -> int:
+    from .imports.command import import_model
+
+    import_model(args.model, args.name, args.data, force=args.force, description=args.description)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .imports.check import run_check
+
+    return run_check(args.design, args.build_dir, json_out=args.json)
 
 
 def cmd_report(args) -> int:
@@ -154,6 +167,40 @@ def add_rtl_flags(s) -> None:
                         "cycles per frame next to FINN's estimate (default: every compute layer)")
 
 
+def add_import_commands(sub) -> None:
+    s = sub.add_parser("import", help="a design folder from your own model file (QONNX or QKeras .h5) and .npz data",
+                       description="fpgaflow import my_mlp.qonnx.onnx --name jets --data data/jets.npz")
+    s.add_argument("model", help="QONNX file (Brevitas export_qonnx; a <file>.onnx.data beside it is read too) or a "
+                                 "QKeras model file (.h5)")
+    s.add_argument("--name", required=True, help="the design's name: designs/<name>/")
+    s.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test")
+    s.add_argument("--description", help="one line for design.yaml (default: where it came from)")
+    s.add_argument("--force", action="store_true", help="replace an existing design of that name")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("check", help="per node of the design's model: whether hls4ml and FINN map it and whether it "
+                                     "can be bit-exact there (no build)")
+    s.add_argument("design")
+    s.add_argument("--json", action="store_true", help="print the check as JSON")
+    s.set_defaults(func=cmd_check)
+
+
+def add_synth_commands(sub) -> None:
+    s = sub.add_parser("synth", help="run Vitis/Vivado HLS synthesis of the project where the tool is installed")
+    s.add_argument("design")
+    add_backend(s)
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("synth-oss", help="open-source synthesis with Yosys synth_xilinx: every RTL layer of the FINN "
+                                         "build (--backend finn), or a dense layer as da4ml Verilog (hls4ml)")
+    s.add_argument("design")
+    add_backend(s)
+    s.add_argument("--layer", help="hls4ml: the dense layer (default: the last one); finn: RTL layers to synthesize, "
+                                   "comma-separated (default: all)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_synth_oss)
+
+
 def parser() -> argparse.ArgumentParser:
     from .train.options import add_train_flags
     from .verify.references import ALL, DEFAULT, REFERENCES
@@ -177,8 +224,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--target-fps", type=int, help="frames per second to fold for (both backends; overrides target.fps; default 10,000)")
     s.add_argument("--target-latency-us", type=float,
                    help="latency to fold for, in microseconds (both backends; overrides target.latency_us)")
+    s.add_argument("--inexact", action="store_true",
+                   help="build a model that `fpgaflow check` says cannot be bit-exact; verification then reports the "
+                        "largest difference and the argmax agreement")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_hls)
+
+    add_import_commands(sub)
 
     s = sub.add_parser("csim", help="compile the HLS project (g++) and compare it bit for bit with the reference")
     s.add_argument("design")
@@ -211,19 +263,7 @@ def parser() -> argparse.ArgumentParser:
     add_backend(s)
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("synth", help="run Vitis/Vivado HLS synthesis of the project where the tool is installed")
-    s.add_argument("design")
-    add_backend(s)
-    s.set_defaults(func=cmd_synth)
-
-    s = sub.add_parser("synth-oss", help="open-source synthesis with Yosys synth_xilinx: every RTL layer of the FINN "
-                                         "build (--backend finn), or a dense layer as da4ml Verilog (hls4ml)")
-    s.add_argument("design")
-    add_backend(s)
-    s.add_argument("--layer", help="hls4ml: the dense layer (default: the last one); finn: RTL layers to synthesize, "
-                                   "comma-separated (default: all)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s.set_defaults(func=cmd_synth_oss)
+    add_synth_commands(sub)
 
     s = sub.add_parser("bench", help="C-sim and reference speed, compile times, memory: build/bench.json")
     s.add_argument("designs", nargs="*", help="designs to measure (default: every trained design)")

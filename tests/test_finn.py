@@ -140,7 +140,7 @@ def test_csim_detects_a_wrong_weight(built_finn, tmp_path):
 
 def test_floor_thresholds_are_what_makes_finn_exact(lenet, qonnx_export):
     """FINN's own activation handler places thresholds for round-half-up and so differs from
-    Brevitas' FLOOR quantizer; fpgaflow's FloorQuantToMultiThreshold is exact."""
+    Brevitas' FLOOR quantizer; fpgaflow's QuantActToMultiThreshold is exact."""
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
@@ -153,7 +153,7 @@ def test_floor_thresholds_are_what_makes_finn_exact(lenet, qonnx_export):
         base.transform(ConvertQONNXtoFINN())
     folded = base.transform(ff.FoldBiasQuant())
     finn_own = folded.transform(ConvertQONNXtoFINN())
-    ours = folded.transform(ff.FloorQuantToMultiThreshold()).transform(ConvertQONNXtoFINN())
+    ours = folded.transform(ff.QuantActToMultiThreshold()).transform(ConvertQONNXtoFINN())
     assert (_run(finn_own, x) != ref).any(axis=1).sum() > 10
     assert np.array_equal(_run(ours, x), ref)
 

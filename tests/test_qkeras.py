@@ -87,7 +87,7 @@ def test_layer_hls4ml_cannot_convert_is_named(design, tmp_path):
     keras = setup()
     export_keras(design, tmp_path)
     exported = tmp_path / "lenet_qkeras" / "export" / "model.h5"
-    from fpgaflow.frontends.qkeras.export import load_exported
+    from fpgaflow.frontends.qkeras.model import load_exported
 
     model = load_exported(exported)
     x = keras.layers.GaussianNoise(0.1, name="noise")(model.layers[-1].output)

@@ -23,7 +23,8 @@ def with_change(path, value):
 def test_lenet_loads_with_defaults(lenet):
     spec = lenet.spec
     assert [l.get("name") for l in spec["layers"] if l["type"] in ("conv", "dense")] == ["conv1", "conv2", "fc1", "fc2"]
-    assert spec["quant"] == {"input_bits": 8, "weight_bits": 4, "act_bits": 4, "bias_bits": 16}
+    assert spec["quant"] == {"input_bits": 8, "weight_bits": 4, "act_bits": 4, "bias_bits": 16,
+                             "input": {"scale": None, "min": None, "max": None, "rounding": "ROUND"}}
     assert spec["hls4ml"]["reuse_factor"] == "auto"
     assert "lenet" in list_designs()
 
@@ -49,7 +50,7 @@ def test_lenet_loads_with_defaults(lenet):
     (("budget",), {"LUTS": 0.5}, r"budget.LUTS: unknown budget"),
     (("budget",), {"DSP": 80}, r"budget.DSP: 80 is a fraction of the part's DSP"),
     (("budget",), {"latency_us": -1}, r"budget.latency_us: expected a positive number"),
-    (("framework",), "jax", r"framework: 'jax' is not one of \['brevitas', 'keras'\]"),
+    (("framework",), "jax", r"framework: 'jax' is not one of \['brevitas', 'keras', 'qonnx', 'keras_model'\]"),
     (("prune",), {"kind": "filters", "sparsity": 0.5}, r"prune.kind: 'filters' is not one of \['magnitude', 'channel'\]"),
     (("prune",), {"kind": "channel", "sparsity": 0.5, "start": 0.6, "end": 0.2}, r"prune.end: 0.2 must come after"),
     (("layers",), [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}], None),

@@ -23,9 +23,20 @@ class Backend:
     def check(self, design) -> None:
         """Refuse a design this backend cannot take, before anything is written."""
         if design.framework.name not in self.frameworks:
-            takes = " and ".join(f.capitalize() for f in self.frameworks)
-            raise FpgaflowError(f"the {self.title} backend takes {takes} designs (via QONNX); {design.name} is "
-                                f"{design.framework.name}: use --backend hls4ml")
+            from . import for_framework
+
+            others = ", ".join(b.name for b in for_framework(design.framework.name)) or "none"
+            raise FpgaflowError(f"the {self.title} backend takes {', '.join(self.frameworks)} designs; {design.name} is "
+                                f"{design.framework.name}: use --backend {others}")
+
+    def preflight(self, design, build_dir, inexact: bool = False) -> None:
+        """Before a build: the backend takes the design; an imported model maps on it node by node
+        and can be bit-exact there (or the user asked for it anyway: --inexact)."""
+        self.check(design)
+        if design.framework.imported:
+            from ..imports.check import analyse
+
+            analyse(design, build_dir).require(self.name, inexact)
 
     def export(self, design, build_dir) -> Path:
         """The front end's export of the trained design (QONNX or Keras file)."""
@@ -36,12 +47,13 @@ class Backend:
         print(f"exported {exported}")
         return exported
 
-    def build(self, design, build_dir, progress: bool = True) -> Path:
+    def build(self, design, build_dir, progress: bool = True, inexact: bool = False) -> Path:
         """The project (the backend's `_build`); a build that fails leaves no build folder of a
         design that had none (the export it made first included)."""
         folder = Path(build_dir) / design.name
         existed = folder.exists()
         try:
+            self.preflight(design, build_dir, inexact)
             return self._build(design, build_dir, progress)
         except FpgaflowError:
             if not existed:

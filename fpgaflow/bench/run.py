@@ -22,7 +22,7 @@ from ..backends.hls4ml import csim
 from ..backends.hls4ml.convert import read_manifest
 from ..backends.hls4ml.verify import run_csim, verify
 from ..core.atomic import atomic_write_text
-from ..core.data import design_images
+from ..core.data import design_images, flat_hwc
 from ..core.spec import Design
 from ..verify.compare import default_workers
 from ..verify.references import cpu_reference, gpu_reference
@@ -111,7 +111,7 @@ def _csim_numbers(design: Design, build_root: Path, n: int | None, x: np.ndarray
         "compile_s_cached": round(cached.seconds, 3),
     })
     xs = x[:STOCK_IMAGES]
-    x_hwc = xs.transpose(0, 2, 3, 1).reshape(len(xs), -1)
+    x_hwc = flat_hwc(xs)
     expected = cpu_reference(design)(xs)
     t = time.time()
     stock = run_csim(project, manifest, csim.build(project, "stock"), x_hwc, expected, "exe", workers, False)

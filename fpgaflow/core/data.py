@@ -1,6 +1,9 @@
-"""Standard IDX files (the MNIST format), gzip or raw, from a directory the user names.
+"""A design's data: standard IDX files (the MNIST format, gzip or raw) from a directory the
+user names, or one .npz file (x_train, y_train, x_test, y_test) of any input shape.
 
-The directory comes from FPGAFLOW_DATA (it wins) or the design file's dataset.path.
+The IDX directory comes from FPGAFLOW_DATA (it wins) or the design file's dataset.path; an
+npz file from dataset.path. Inputs are put on the model's input grid before anyone sees them,
+so every backend and reference is fed values it holds exactly.
 """
 from __future__ import annotations
 
@@ -87,10 +90,36 @@ def to_input(images: np.ndarray, bits: int = 8) -> np.ndarray:
 
 
 def design_images(design, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The first n images of a design's split (all for None) as model input, with their labels."""
-    images, labels = load_split(data_dir(design.spec["dataset"]["path"], design.dir), split)
+    """The first n samples of a design's split (all for None) as model input (NCHW images or
+    feature vectors, on the input grid), with their labels."""
+    if n is not None and n < 1:
+        raise FpgaflowError(f"N={n}: need at least one image")
+    dataset = design.spec["dataset"]
+    if dataset["format"] == "npz":
+        from .npz import load_npz_split, quantize_input
+
+        x, labels = load_npz_split(dataset_file(dataset["path"], design.dir), split, dataset["input_shape"],
+                                   dataset["num_classes"])
+        if n is not None:
+            x, labels = x[:n], labels[:n]
+        return quantize_input(x, design.spec["quant"]["input"]), labels
+    images, labels = load_split(data_dir(dataset["path"], design.dir), split)
     if n is not None:
-        if n < 1:
-            raise FpgaflowError(f"N={n}: need at least one image")
         images, labels = images[:n], labels[:n]
     return to_input(images, design.spec["quant"]["input_bits"]), labels
+
+
+def dataset_file(path: str, design_dir: Path | None) -> Path:
+    """An npz dataset's file: dataset.path, relative to the design's folder."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() or design_dir is None else (design_dir / p).resolve()
+
+
+def input_scale(spec: dict) -> float:
+    """The input grid's step: the model's input quantizer's scale, else 2^-input_bits."""
+    return spec["quant"]["input"]["scale"] or 2.0 ** -spec["quant"]["input_bits"]
+
+
+def flat_hwc(x: np.ndarray) -> np.ndarray:
+    """Samples as the hardware streams them: images channels-last, flattened; vectors as they are."""
+    return (x.transpose(0, 2, 3, 1) if x.ndim == 4 else x).reshape(len(x), -1)

@@ -52,14 +52,31 @@ SCHEMA = {
     "name": leaf(str, required=True),
     "description": leaf(str, ""),
     "framework": leaf(str, "brevitas", choices=list(FRAMEWORKS)),
+    # an imported model (fpgaflow import): where it came from; its file is the design's weights
+    "source": {
+        "file": leaf(str),        # the imported file, as the user named it
+        "format": leaf(str, choices=["qonnx", "keras"]),
+        "sha256": leaf(str),      # of the model file in the design folder
+        "imported": leaf(str),    # when (UTC)
+    },
     "dataset": {
         "name": leaf(str, "mnist"),
+        # idx: MNIST-format files in a folder; npz: one file with x_train, y_train, x_test, y_test
+        "format": leaf(str, "idx", choices=["idx", "npz"]),
         "path": leaf(str),
-        "input_shape": leaf(list, required=True),
+        "input_shape": leaf(list, required=True),   # [channels, height, width] or [features]
         "num_classes": leaf(int, required=True, min=2),
     },
     "quant": {
         "input_bits": leaf(int, 8, min=1, max=16),
+        # the model's own input quantizer (imported models): integers min..max times scale, reached
+        # with rounding; unset: pixel / 2^input_bits (the built-in designs)
+        "input": {
+            "scale": leaf(float, min=0.0),
+            "min": leaf(int),
+            "max": leaf(int),
+            "rounding": leaf(str, "ROUND", choices=["ROUND", "FLOOR"]),
+        },
         "weight_bits": leaf(int, 4, **BITS),
         "act_bits": leaf(int, 4, min=1, max=16),
         "bias_bits": leaf(int, 16, min=2, max=32),
@@ -155,8 +172,14 @@ def validate(data) -> dict:
     if not NAME_RE.match(spec["name"]):
         raise FpgaflowError(f"name: {spec['name']!r} must be lower-case letters, digits and '_'")
     shape = spec["dataset"]["input_shape"]
-    if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise FpgaflowError(f"dataset.input_shape: expected [channels, height, width] of positive ints, got {shape}")
+    if len(shape) not in (1, 3) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise FpgaflowError(f"dataset.input_shape: expected [channels, height, width] or [features] of positive ints, "
+                            f"got {shape}")
+    if spec["dataset"]["format"] == "npz" and not spec["dataset"]["path"]:
+        raise FpgaflowError("dataset.path: an npz dataset names its file")
+    q = spec["quant"]["input"]
+    if q["scale"] is not None and (q["min"] is None or q["max"] is None or q["min"] >= q["max"]):
+        raise FpgaflowError(f"quant.input: a scale needs integer min < max, got min {q['min']}, max {q['max']}")
     if not spec["layers"]:
         raise FpgaflowError("layers: at least one layer is needed")
     layers, counts = [], {}

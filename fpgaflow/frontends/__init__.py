@@ -24,6 +24,8 @@ class Framework:
     hls4ml_front: str            # hls4ml front end reading that artefact
     trace: str                   # (design, x1 NCHW) -> the model's stages on one image, for triage
     scaled_training: bool        # distributed, accumulated, mixed-precision training; pruning; distillation
+    model_format: str            # what its export is, for `fpgaflow check` (fpgaflow.imports.FORMATS)
+    imported: bool = False       # the design's model file is the user's (fpgaflow import), not trained here
 
     def fn(self, attr: str):
         module, _, name = getattr(self, attr).partition(":")
@@ -36,13 +38,26 @@ FRAMEWORKS = {
         references=("torch-cpu", "torch-cuda"),
         train="fpgaflow.train.loop:train", export="fpgaflow.frontends.brevitas.export:export_qonnx",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:QonnxFront",
-        trace="fpgaflow.frontends.brevitas.trace:trace", scaled_training=True),
+        trace="fpgaflow.frontends.brevitas.trace:trace", scaled_training=True, model_format="qonnx"),
     "keras": Framework(
         name="keras", weights_file="weights.h5", layer_types=("conv", "maxpool", "flatten", "dense"),
         references=("tf-cpu", "tf-cuda"),
         train="fpgaflow.train.qkeras:train", export="fpgaflow.frontends.qkeras.export:export_keras",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:KerasFront",
-        trace="fpgaflow.frontends.qkeras.trace:trace", scaled_training=False),
+        trace="fpgaflow.frontends.qkeras.trace:trace", scaled_training=False, model_format="keras"),
+    # imported models (fpgaflow import): the file is the model and the reference; no training
+    "qonnx": Framework(
+        name="qonnx", weights_file="model.qonnx.onnx", layer_types=("conv", "dwconv", "maxpool", "flatten", "dense"),
+        references=("qonnx-cpu",),
+        train="fpgaflow.frontends.imported:no_training", export="fpgaflow.frontends.qonnx.export:export_copy",
+        hls4ml_front="fpgaflow.backends.hls4ml.convert:QonnxFront",
+        trace="fpgaflow.frontends.qonnx.trace:trace", scaled_training=False, model_format="qonnx", imported=True),
+    "keras_model": Framework(
+        name="keras_model", weights_file="model.h5", layer_types=("conv", "maxpool", "flatten", "dense"),
+        references=("tf-cpu", "tf-cuda"),
+        train="fpgaflow.frontends.imported:no_training", export="fpgaflow.frontends.qkeras.export:export_keras",
+        hls4ml_front="fpgaflow.backends.hls4ml.convert:KerasFront",
+        trace="fpgaflow.frontends.qkeras.trace:trace", scaled_training=False, model_format="keras", imported=True),
 }
 
 

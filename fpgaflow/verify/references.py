@@ -23,6 +23,7 @@ REFERENCES: dict[str, str] = {
     "torch-cuda": "fpgaflow.frontends.brevitas.reference:torch_cuda",
     "tf-cpu": "fpgaflow.frontends.qkeras.reference:tf_cpu",
     "tf-cuda": "fpgaflow.frontends.qkeras.reference:tf_cuda",
+    "qonnx-cpu": "fpgaflow.frontends.qonnx.reference:qonnx_cpu",
 }
 # `--reference all` runs every reference of the design's framework and compares all pairwise
 ALL = "all"

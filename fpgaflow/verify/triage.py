@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.data import flat_hwc
 from ..core.layers import weighted
 from ..core.spec import Design
 
@@ -72,7 +73,7 @@ def labelled(design: Design, stages: list[dict]) -> list[dict]:
 
 def first_divergence(design: Design, project: Path, lib: Path, name: str, traced: list[dict],
                      x_chw: np.ndarray, image: int) -> dict:
-    hw = trace_csim(lib, name, traced, x_chw.transpose(1, 2, 0).reshape(-1))
+    hw = trace_csim(lib, name, traced, flat_hwc(x_chw[None])[0])
     ref = design.framework.fn("trace")(design, x_chw[None])
     hw_layers = [t for t in traced if t["class"] in HLS_KINDS]
     types = hardware_types(project)

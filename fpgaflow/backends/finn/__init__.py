@@ -17,7 +17,7 @@ class FinnBackend(Backend):
     title = "FINN"
     folder = "finn"
     manifest = "fpgaflow-finn.json"
-    frameworks = ("brevitas",)
+    frameworks = ("brevitas", "qonnx")
     page = "report-finn.html"
 
     def _build(self, design, build_dir, progress: bool) -> Path:
@@ -56,9 +56,10 @@ class FinnBackend(Backend):
     def verify(self, design, build_dir, args) -> int:
         from .verify import verify_finn
 
-        if args.reference not in ("default", "torch-cpu") or args.csim != "fast" or args.harness != "exe":
+        if args.reference not in ("default", design.framework.references[0]) or args.csim != "fast" \
+                or args.harness != "exe":
             raise FpgaflowError("--reference/--csim/--harness are hls4ml C-sim options; the FINN backend compares "
-                                "every FINN stage with the Brevitas CPU reference")
+                                f"every FINN stage with the CPU reference ({design.framework.references[0]})")
         if args.layer_cycles and not args.rtl:
             raise FpgaflowError("--layer-cycles goes with --rtl (it simulates the RTL layers one by one)")
         alone = None if not args.layer_cycles else ([] if args.layer_cycles == "all" else
@@ -71,7 +72,7 @@ class FinnBackend(Backend):
         if r["first_divergence"]:
             d = r["first_divergence"]
             print(f"first divergence: stage '{d['stage']}' ({d['what']}), image {d['image']}:\n"
-                  f"  finn      {d['finn']}\n  torch-cpu {d['torch-cpu']}")
+                  f"  finn      {d['finn']}\n  {r['reference']:9s} {d['reference']}")
         if args.rtl:
             _print_rtl(r["stages"][-1])
         print(f"compared in {r['compared_in']}; not simulated here: " + "; ".join(

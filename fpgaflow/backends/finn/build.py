@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ...core.atomic import atomic_dir, atomic_write_text
+from ...core.data import input_scale
 from ...core.errors import FpgaflowError
 from ...core.spec import Design
 from .folding import folding, target_cycles
@@ -117,10 +118,10 @@ def _manifest(design: Design, state: BuildState, final: Path, seconds: float) ->
         "fit": {"resources": state.fit.resources, "budget": state.fit.budget, "available": state.fit.available,
                 "source": "FINN estimate (res_estimation) of the folded layers"},
         "qonnx": str(state.qonnx_path), "weights_sha256": _exported_weights(state.qonnx_path),
-        "input_scale": 2.0 ** -design.spec["quant"]["input_bits"],
+        "input_scale": input_scale(design.spec),
         "output_scale": _output_scale(state.parent),
         "stages": [{"stage": s.name, "what": s.what, "model": s.model_file,
-                    "input": "integer pixel" if s.integer_input else "pixel / 2^n"} for s in STAGES],
+                    "input": "integer" if s.integer_input else "model input"} for s in STAGES],
         "not_simulated": {
             "cppsim": "HLS layers: FINN compiles them against Vitis HLS's simulation libraries (XILINX_HLS)",
             "rtlsim": "FINN's own RTL simulation needs Vivado's xsi (XILINX_VIVADO); fpgaflow simulates the stitched "

@@ -49,7 +49,7 @@ def finn_onnx_passes() -> list:
 
     from . import transforms as ff
 
-    return [ff.FoldBiasQuant(), ff.IntegerInput(), ff.FloorQuantToMultiThreshold(), ff.RejectRoundQuantActs(),
+    return [ff.FoldBiasQuant(), ff.IntegerInput(), ff.QuantActToMultiThreshold(), ff.RejectOtherQuantActs(),
             ConvertQONNXtoFINN(), *_tidy()]
 
 

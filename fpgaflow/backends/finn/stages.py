@@ -42,7 +42,7 @@ class Step:
     name: str
     run: Callable[[BuildState, "Step"], None]
     what: str | None = None        # a verified stage: what its model is
-    integer_input: bool = True     # its model takes the integer pixel (else pixel / 2^n, as Brevitas)
+    integer_input: bool = True     # its model takes the integer input (else the model input: integer x input scale)
 
     @property
     def model_file(self) -> str:
@@ -91,7 +91,8 @@ def _folded(state: BuildState, step: Step) -> None:
 
 
 STEPS = [
-    Step("qonnx", _qonnx, "Brevitas' QONNX export as is (qonnx execution; input pixel / 2^n)", integer_input=False),
+    Step("qonnx", _qonnx, "the QONNX model as is (qonnx execution; the model's input: integer x input scale)",
+         integer_input=False),
     Step("finn_onnx", _transform(lambda state: finn_onnx_passes()),
          "fpgaflow's fixes + ConvertQONNXtoFINN (integer input, FLOOR thresholds)"),
     Step("streamlined", _transform(lambda state: streamline_passes()),

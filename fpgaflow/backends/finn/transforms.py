@@ -53,23 +53,30 @@ class FoldBiasQuant(Transformation):
         return model, False
 
 
-class FloorQuantToMultiThreshold(Transformation):
-    """Activation Quant nodes with FLOOR rounding -> MultiThreshold on the exact grid points.
+class QuantActToMultiThreshold(Transformation):
+    """Activation Quant nodes (FLOOR or ROUND) -> MultiThreshold at exactly the right points.
 
-    floor(x / s) >= k  <=>  x >= k * s, so thresholds at k * s with FINN's inclusive (>=)
-    comparison reproduce Brevitas' floor quantizer exactly, ties included. FINN's own handler
-    assumes round-half-up (thresholds at (k - 1/2) * s) and would disagree with a FLOOR
-    quantizer on every input between the two. A Relu in front is dropped when the grid
-    starts at 0: relu(x) >= k * s  <=>  x >= k * s for k >= 1.
+    FLOOR: floor(x / s) >= k  <=>  x >= k * s: thresholds at k * s with FINN's inclusive (>=)
+    comparison, ties included. ROUND is half to even (QONNX, numpy, torch): round(x / s) >= k
+    <=> x > (k - 1/2) s for odd k (a tie rounds down to the even k - 1) and x >= (k - 1/2) s
+    for even k. Where the input's grid g is known (grid.py) and (k - 1/2) s lies on it, the
+    strict comparison becomes x >= (k - 1/2) s + g / 2: no value of x lies between, and half
+    a grid step is a margin no later float rescaling of the thresholds can erase. FINN's own
+    handler puts every threshold at (k - 1/2) s (ties up) and disagrees with FLOOR on every
+    input between the two. A Relu in front is dropped when the grid starts at 0 (every
+    threshold is then positive, so relu(x) >= t <=> x >= t).
     """
 
     def apply(self, model):
+        from .grid import grid
+
         graph = model.graph
         for index, node in enumerate(graph.node):
             if node.op_type != "Quant" or model.get_initializer(node.input[0]) is not None:
                 continue
             inst = getCustomOp(node)
-            if inst.get_nodeattr("rounding_mode").upper() != "FLOOR":
+            mode = inst.get_nodeattr("rounding_mode").upper()
+            if mode not in ("FLOOR", "ROUND"):
                 continue
             scale = _scalar(model, node.input[1], "scale", node)
             zero_point = _scalar(model, node.input[2], "zero-point", node)
@@ -81,7 +88,16 @@ class FloorQuantToMultiThreshold(Transformation):
             signed, narrow = bool(inst.get_nodeattr("signed")), bool(inst.get_nodeattr("narrow"))
             low = -(2 ** (bits - 1)) + int(narrow) if signed else 0
             high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - int(narrow)
-            thresholds = (np.arange(low + 1, high + 1, dtype=np.float64) * scale).astype(np.float32)[None, :]
+            k = np.arange(low + 1, high + 1, dtype=np.float64)
+            if mode == "FLOOR":
+                points = k * scale
+            else:
+                points = (k - 0.5) * scale
+                step = grid(model, node.input[0])
+                if step is not None and np.isfinite(step):
+                    tie = (k % 2 != 0) & (np.round(points / step) == points / step)
+                    points = np.where(tie, points + step / 2, points)
+            thresholds = points.astype(np.float32)[None, :]
 
             source = node.input[0]
             producer = model.find_producer(source)
@@ -97,7 +113,7 @@ class FloorQuantToMultiThreshold(Transformation):
             graph.value_info.append(helper.make_tensor_value_info(counted, TensorProto.FLOAT, shape))
             threshold = helper.make_node("MultiThreshold", [source, thresh_name], [counted],
                                          domain="qonnx.custom_op.general", out_dtype=dtype.name,
-                                         out_bias=float(low), name=f"{node.name}_floor")
+                                         out_bias=float(low), name=f"{node.name}_{mode.lower()}")
             scale_name = model.make_new_valueinfo_name()
             model.set_initializer(scale_name, np.asarray(scale, dtype=np.float32))
             rescale = helper.make_node("Mul", [counted, scale_name], [node.output[0]], name=f"{node.name}_scale")
@@ -111,21 +127,17 @@ class FloorQuantToMultiThreshold(Transformation):
         return model, False
 
 
-class RejectRoundQuantActs(Transformation):
-    """Fail clearly on activation quantizers FINN cannot reproduce exactly.
-
-    ROUND in QONNX is half to even; FINN's thresholds send ties up. With fixed-point
-    accumulators ties are common, so such a model would not be bit-exact.
-    """
+class RejectOtherQuantActs(Transformation):
+    """Fail clearly on activation quantizers whose rounding no threshold placement reproduces
+    here (QuantActToMultiThreshold took FLOOR and ROUND)."""
 
     def apply(self, model):
         for node in model.graph.node:
             if node.op_type == "Quant" and model.get_initializer(node.input[0]) is None:
                 mode = getCustomOp(node).get_nodeattr("rounding_mode").upper()
-                if mode != "FLOOR":
-                    raise FpgaflowError(
-                        f"FINN backend: activation quantizer '{node.name}' rounds with {mode}; FINN's thresholds "
-                        f"reproduce FLOOR exactly but not half-to-even ties. Use fpgaflow's ActQuant (FLOOR).")
+                raise FpgaflowError(
+                    f"FINN backend: activation quantizer '{node.name}' rounds with {mode}; fpgaflow's FINN flow "
+                    f"reproduces FLOOR and ROUND (half to even) activations exactly: use one of those")
         return model, False
 
 

@@ -1,10 +1,10 @@
-"""Bit-exact verification of a FINN build, stage by stage, against the Brevitas CPU reference.
+"""Bit-exact verification of a FINN build, stage by stage, against the CPU reference (Brevitas or qonnx).
 
 Every stage model that fpgaflow-finn.json lists is executed on the same test images (qonnx /
-FINN node-by-node execution) and compared with == to Brevitas' output. The comparison is in
+FINN node-by-node execution) and compared with == to the reference's output. The comparison is in
 the model's output scale: the accelerator's integer outputs times the output's power-of-two
 scale (the host's one Mul), so equal floats are equal integers. The qonnx stage takes
-pixel / 2^n like Brevitas; the FINN stages take the integer pixel (the accelerator's input).
+the model's input (integer x input scale); the FINN stages take the integer (the accelerator's input).
 
 verify.json: the top-level fields describe the lowest stage that ran (closest to hardware),
 "stages" lists every stage, and "first_divergence" names the first stage that differs.
@@ -93,7 +93,7 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
     stages, first = [], None
     for s in manifest["stages"]:
         t = time.time()
-        out = execute(folder, s["stage"], integer_input if s["input"] == "integer pixel" else x, workers, progress)
+        out = execute(folder, s["stage"], integer_input if s["input"] == "integer" else x, workers, progress)
         seconds = time.time() - t
         c = compare(out.reshape(ref.shape), ref, labels)
         bad = c.pop("mismatch_indices")
@@ -106,7 +106,7 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
         if bad and first is None:
             i = int(bad[0])
             first = {"stage": s["stage"], "what": s["what"], "image": i, "finn": out[i].tolist(),
-                     "torch-cpu": ref[i].tolist(), "mismatches": c["mismatches"]}
+                     "reference": ref[i].tolist(), "mismatches": c["mismatches"]}
     if rtl:
         from .rtl.verify import verify_rtl
 
@@ -118,7 +118,7 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
         if entry["mismatches"] and first is None:
             i = entry["first_bad_image"]
             first = {"stage": "rtl", "what": "the stitched RTL accelerator in Verilator", "image": i,
-                     "finn": out[i].tolist(), "torch-cpu": ref[i].tolist(), "mismatches": entry["mismatches"],
+                     "finn": out[i].tolist(), "reference": ref[i].tolist(), "mismatches": entry["mismatches"],
                      "layer": entry["first_bad_layer"]}
     lowest = stages[-1]
     result = {
@@ -126,7 +126,7 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
         "n": lowest["n"], "exact": lowest["exact"], "mismatches": lowest["mismatches"],
         "max_abs_diff": lowest["max_abs_diff"], "argmax_agreement": lowest["argmax_agreement"],
         "accuracy": lowest["accuracy"],
-        "reference": "torch-cpu",
+        "reference": design.framework.references[0],
         "compared_in": f"the model's output scale: accelerator integers x {manifest['output_scale']} (host Mul)",
         "stages": stages, "first_divergence": first,
         "not_simulated": manifest["not_simulated"],

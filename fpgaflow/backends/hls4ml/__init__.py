@@ -14,7 +14,7 @@ class Hls4mlBackend(Backend):
     title = "hls4ml"
     folder = "hls4ml"
     manifest = "fpgaflow.json"
-    frameworks = ("brevitas", "keras")
+    frameworks = ("brevitas", "keras", "qonnx", "keras_model")
     page = "report.html"
 
     def _build(self, design, build_dir, progress: bool) -> Path:

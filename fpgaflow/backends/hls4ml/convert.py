@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 from pathlib import Path
 
 from ...core.atomic import atomic_dir
-from ...core.data import design_images
+from ...core.data import design_images, flat_hwc
 from ...core.errors import FpgaflowError
 from ...core.layers import weighted
 from ...core.parts import part_capacity
@@ -69,7 +70,7 @@ class QonnxFront:
     weighted = ("Conv", "MatMul")  # hls4ml layer classes holding a weight matrix
 
     def __init__(self, design: Design, export_dir: Path):
-        from ...frontends.brevitas.export import QONNX_NAME
+        from ...frontends.qonnx.model import QONNX_NAME
 
         path = export_dir / QONNX_NAME
         if not path.is_file():
@@ -91,20 +92,33 @@ class QonnxFront:
         self.model.save(str(folder / PREPARED_NAME))
 
 
+def input_type(spec: dict) -> str:
+    """The input's fixed-point type: the model's input quantizer's grid (imported models), else
+    pixel / 2^input_bits, ufixed<input_bits,0>. Both hold every input value exactly."""
+    q = spec["quant"]["input"]
+    if q["scale"] is None:
+        return f"ufixed<{spec['quant']['input_bits']},0>"
+    frac = -int(round(math.log2(q["scale"])))
+    signed = q["min"] < 0
+    width = max(abs(q["min"]), q["max"]).bit_length() + int(signed)
+    return f"{'fixed' if signed else 'ufixed'}<{width},{width - frac}>"
+
+
 class KerasFront:
     """QKeras designs: the exported Keras model through hls4ml's Keras front end, precisions
-    from the quantizers; the input (no quantizer layer) is declared ap_ufixed<input_bits,0>."""
+    from the quantizers; the input layer is declared on the input's grid (input_type)."""
 
     weighted = ("QConv2D", "QDense", "Conv2D", "Dense")
 
     def __init__(self, design: Design, export_dir: Path):
-        from ...frontends.qkeras.export import KERAS_NAME, load_exported
+        from ...frontends.qkeras.export import KERAS_NAME
+        from ...frontends.qkeras.model import load_exported
 
         path = export_dir / KERAS_NAME
         if not path.is_file():
             raise FpgaflowError(f"{path} not found: export the design first (`fpgaflow hls {design.name}` does)")
         self.model = load_exported(path)
-        self.input_bits = design.spec["quant"]["input_bits"]
+        self.input_type = input_type(design.spec)
 
     def parse(self, backend: str) -> tuple[list[dict], dict]:
         import hls4ml
@@ -115,7 +129,7 @@ class KerasFront:
             if kind not in supported:
                 raise FpgaflowError(f"layer '{layer.name}' ({kind}) is not supported by hls4ml's Keras front end")
         config = hls4ml.utils.config_from_keras_model(self.model, granularity="name", backend=backend)
-        config["LayerName"][self.model.layers[0].name]["Precision"]["result"] = f"ufixed<{self.input_bits},0>"
+        config["LayerName"][self.model.layers[0].name]["Precision"]["result"] = self.input_type
         return [{"name": l.name, "class_name": type(l).__name__} for l in self.model.layers], config
 
     def convert(self, **kwargs):
@@ -152,7 +166,7 @@ def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:
     final = build / "hls4ml"
     with atomic_dir(final) as tmp:
         tb_in, tb_out = tmp / "tb_input.dat", tmp / "tb_output.dat"
-        write_dat(tb_in, x.transpose(0, 2, 3, 1).reshape(len(x), -1))  # channels last, as the HLS input
+        write_dat(tb_in, flat_hwc(x))  # channels last, as the HLS input
         write_dat(tb_out, y)
         front.save(tmp)
         hls_model = _hls_model(design, front, config, tmp, input_data_tb=str(tb_in), output_data_tb=str(tb_out))
@@ -292,7 +306,7 @@ def _manifest(design: Design, hls_model, layers: list[dict], dsp: int, tb_images
         "part": spec["target"]["part"],
         "clock_ns": spec["target"]["clock_ns"],
         "part_dsp": dsp,
-        "input_shape_hwc": [spec["dataset"]["input_shape"][i] for i in (1, 2, 0)],
+        "input_shape_hwc": _hwc(spec["dataset"]["input_shape"]),
         "n_outputs": spec["dataset"]["num_classes"],
         "layers": layers,
         "records": as_dicts(records_from_hls_model(hls_model, opts["io_type"])),   # what the cost model reads
@@ -301,6 +315,11 @@ def _manifest(design: Design, hls_model, layers: list[dict], dsp: int, tb_images
         "traced_layers": traced,
         "weights_sha256": weights_sha256,
     }
+
+
+def _hwc(shape: list[int]) -> list[int]:
+    """The input's shape as the HLS project streams it: [H, W, C] for an image, [F] for a vector."""
+    return [shape[1], shape[2], shape[0]] if len(shape) == 3 else list(shape)
 
 
 def _count_zeros(layer: dict, hls_layer, strategy: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.atomic import atomic_write_text
-from ...core.data import design_images
+from ...core.data import design_images, flat_hwc
 from ...core.errors import FpgaflowError
 from ...core.hashing import sha256
 from ...core.spec import Design
@@ -56,7 +56,7 @@ def verify(design: Design, build_root: Path, n: int | None = None, reference: st
         raise FpgaflowError(f"{design.weights} changed since {project} was built: run `fpgaflow hls {design.name}` again")
 
     x, labels = design_images(design, "test", n)
-    x_hwc = x.transpose(0, 2, 3, 1).reshape(len(x), -1)
+    x_hwc = flat_hwc(x)
 
     t0 = time.time()
     b = csim.build(project, variant)

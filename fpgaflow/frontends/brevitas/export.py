@@ -17,9 +17,9 @@ from ...core.atomic import atomic_write_text
 from ...core.errors import FpgaflowError
 from ...core.hashing import sha256
 from ...core.spec import Design
+from ..qonnx.model import QONNX_NAME
 from .model import trained_model
 
-QONNX_NAME = "model.qonnx.onnx"
 
 
 def export_qonnx(design: Design, build_root: Path, weights: Path | None = None) -> Path:

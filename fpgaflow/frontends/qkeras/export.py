@@ -29,12 +29,3 @@ def export_keras(design: Design, build_root: Path, weights: Path | None = None) 
     atomic_write_text(out_dir / "export.json", json.dumps(
         {"design": design.name, "weights": str(weights), "weights_sha256": sha256(weights)}, indent=2) + "\n")
     return final
-
-
-def load_exported(path: Path):
-    from .env import setup
-
-    setup()
-    from qkeras.utils import load_qmodel
-
-    return load_qmodel(str(path), compile=False)

@@ -106,4 +106,16 @@ def load_weights(model, path):
 
 
 def trained_model(design, weights=None):
+    """The design's Keras model: built from the spec with its trained weights, or for an
+    imported design (framework keras_model) the whole model file as the user made it."""
+    if design.framework.imported:
+        return load_exported(weights or design.weights)
     return load_weights(build_model(design.spec), weights or design.weights)
+
+
+def load_exported(path: Path):
+    """A whole Keras model file with QKeras' custom objects (QKeras' own loader, no compiling)."""
+    setup()
+    from qkeras.utils import load_qmodel
+
+    return load_qmodel(str(path), compile=False)

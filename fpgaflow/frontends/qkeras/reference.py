@@ -19,9 +19,14 @@ def _tf_predictor(design, device: str, batch: int) -> Predictor:
 
     def run(xb: np.ndarray) -> np.ndarray:
         with tf.device(device):
-            return model(np.ascontiguousarray(xb.transpose(0, 2, 3, 1)), training=False).numpy()  # NHWC, as Keras holds it
+            return model(channels_last(xb), training=False).numpy()
 
     return lambda x: in_batches(run, x, batch)
+
+
+def channels_last(x: np.ndarray) -> np.ndarray:
+    """NCHW images as Keras holds them (NHWC); feature vectors as they are."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1) if x.ndim == 4 else x)
 
 
 def tf_cpu(design, batch: int = 500) -> Predictor:

@@ -1,0 +1,40 @@
+"""`fpgaflow check <design>`: the design's model read node by node (no build), and the check
+`fpgaflow hls` runs before it converts anything. Writes build/<design>/check.json."""
+from __future__ import annotations
+
+import json
+from importlib import import_module
+from pathlib import Path
+
+from ..core.atomic import atomic_write_text
+from . import FORMATS
+from .rows import table
+
+CHECK_FILE = "check.json"
+
+
+def analyse(design, build_root: Path):
+    """The Analysis of a design's model: the imported file, or the export of a built-in design."""
+    fmt = FORMATS[design.framework.model_format]
+    module, _, fn = fmt.analyse.partition(":")
+    analysis = getattr(import_module(module), fn)(design, Path(build_root))
+    out = Path(build_root) / design.name / CHECK_FILE
+    atomic_write_text(out, json.dumps({"design": design.name, **analysis.as_json()}, indent=2) + "\n")
+    return analysis
+
+
+def run_check(name: str, build_root, json_out: bool = False) -> int:
+    from ..core.spec import load_design
+
+    design = load_design(name)
+    analysis = analyse(design, build_root)
+    if json_out:
+        print(json.dumps(analysis.as_json(), indent=2))
+        return 0
+    print(table(analysis))
+    notes = [(r, b, v) for r in analysis.rows for b, v in r.verdicts.items() if v.note and (not v.maps or not v.exact)]
+    for b in analysis.backends:
+        print(f"{b}: {analysis.summary(b)}")
+    print(f"wrote {Path(build_root) / design.name / CHECK_FILE}")
+    # exit 1 where no backend maps the model: a script can stop before a build
+    return 0 if any(analysis.maps(b) for b in analysis.backends) else (1 if notes else 0)

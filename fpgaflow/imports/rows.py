@@ -1,0 +1,111 @@
+"""What `fpgaflow check` reports: one row per node (QONNX) or layer (Keras) of an imported
+model, with each backend's verdict, and the network it reads in fpgaflow's layer vocabulary.
+
+A verdict says whether the backend maps the node, and whether the node can be bit-exact
+there (why not, when not). The whole model maps where every row maps; it can be exact where
+every row can.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.errors import FpgaflowError
+
+
+@dataclass
+class Verdict:
+    maps: bool = True
+    exact: bool = True
+    note: str = ""
+
+    def cell(self) -> str:
+        if not self.maps:
+            return f"no: {self.note}"
+        return "exact" + (f" ({self.note})" if self.note else "") if self.exact else f"not exact: {self.note}"
+
+
+def maps(note: str = "") -> Verdict:
+    return Verdict(True, True, note)
+
+
+def inexact(why: str) -> Verdict:
+    return Verdict(True, False, why)
+
+
+def unmapped(why: str) -> Verdict:
+    return Verdict(False, False, why)
+
+
+@dataclass
+class Row:
+    node: str
+    op: str
+    what: str
+    verdicts: dict[str, Verdict]        # backend name -> verdict
+
+    def as_json(self) -> dict:
+        return {"node": self.node, "op": self.op, "what": self.what,
+                **{b: {"maps": v.maps, "exact": v.exact, "note": v.note} for b, v in self.verdicts.items()}}
+
+
+@dataclass
+class Analysis:
+    """An imported model read once: its rows, its network as spec layers, its input and output."""
+    format: str                          # qonnx | keras
+    backends: tuple[str, ...]            # the backends that can take this format
+    rows: list[Row] = field(default_factory=list)
+    layers: list[dict] = field(default_factory=list)
+    input_shape: list[int] = field(default_factory=list)
+    input_quant: dict | None = None      # {bits, scale, min, max, rounding}
+    num_classes: int = 0
+
+    def maps(self, backend: str) -> bool:
+        return all(r.verdicts[backend].maps for r in self.rows)
+
+    def exact(self, backend: str) -> bool:
+        return all(r.verdicts[backend].exact for r in self.rows)
+
+    def first(self, backend: str, attr: str) -> Row | None:
+        return next((r for r in self.rows if not getattr(r.verdicts[backend], attr)), None)
+
+    def summary(self, backend: str) -> str:
+        bad = self.first(backend, "maps")
+        if bad is not None:
+            return f"does not map: node '{bad.node}' ({bad.op}): {bad.verdicts[backend].note}"
+        inexact_rows = [r for r in self.rows if not r.verdicts[backend].exact]
+        if inexact_rows:
+            r = inexact_rows[0]
+            more = f" (and {len(inexact_rows) - 1} more nodes)" if len(inexact_rows) > 1 else ""
+            return f"maps, cannot be bit-exact: node '{r.node}' ({r.op}): {r.verdicts[backend].note}{more}"
+        return "maps every node; bit-exact possible"
+
+    def as_json(self) -> dict:
+        return {"format": self.format, "input_shape": self.input_shape, "input_quant": self.input_quant,
+                "num_classes": self.num_classes, "layers": self.layers,
+                "backends": {b: {"maps": self.maps(b), "exact_possible": self.exact(b), "summary": self.summary(b)}
+                             for b in self.backends},
+                "nodes": [r.as_json() for r in self.rows]}
+
+    def require(self, backend: str, allow_inexact: bool) -> None:
+        """Refuse a backend the model does not map on, or cannot be exact on unless allowed."""
+        if backend not in self.backends:
+            raise FpgaflowError(f"the {backend} backend does not take {self.format} models "
+                                f"(it takes: {', '.join(self.backends)})")
+        bad = self.first(backend, "maps")
+        if bad is not None:
+            raise FpgaflowError(f"{backend}: node '{bad.node}' ({bad.op}) cannot be mapped: {bad.verdicts[backend].note}")
+        if not self.exact(backend) and not allow_inexact:
+            raise FpgaflowError(f"{backend}: {self.summary(backend)}; build anyway with --inexact (verification then "
+                                f"reports the largest difference and the argmax agreement)")
+
+
+def table(analysis: Analysis) -> str:
+    names = {"hls4ml": "hls4ml", "finn": "FINN"}
+    head = ["node", "op", "what", *(names[b] for b in analysis.backends)]
+    body = [[r.node, r.op, r.what, *(r.verdicts[b].cell() for b in analysis.backends)] for r in analysis.rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(3)]
+    lines = []
+    for cells in [head, *body]:
+        first = "  ".join(f"{c:{w}s}" for c, w in zip(cells[:3], widths))
+        lines.append(first + "  " + "  |  ".join(cells[3:]))
+    return "\n".join(lines)
