@@ -9,6 +9,17 @@ from pathlib import Path
 from ..core.errors import FpgaflowError
 
 
+def expected_inexact(result: dict) -> bool:
+    """Say so where a verification's differences were expected: the model was built --inexact
+    because `fpgaflow check` found it cannot be bit-exact (then its exit code is 0)."""
+    why = result.get("not_exact_because")
+    if why is None:
+        return False
+    print(f"NOT BIT-EXACT BY CONSTRUCTION ({why}): {result['exact']}/{result['n']} outputs equal, largest difference "
+          f"{result['max_abs_diff']:g}, argmax agreement {result['argmax_agreement']:.4f}")
+    return True
+
+
 class Backend:
     name: str = ""
     title: str = ""               # as users write it (FINN)
@@ -54,13 +65,13 @@ class Backend:
         existed = folder.exists()
         try:
             self.preflight(design, build_dir, inexact)
-            return self._build(design, build_dir, progress)
+            return self._build(design, build_dir, progress, inexact)
         except FpgaflowError:
             if not existed:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    def _build(self, design, build_dir, progress: bool) -> Path:
+    def _build(self, design, build_dir, progress: bool, inexact: bool = False) -> Path:
         raise NotImplementedError
 
     def ensure(self, design, build_dir) -> Path:

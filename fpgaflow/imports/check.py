@@ -38,3 +38,13 @@ def run_check(name: str, build_root, json_out: bool = False) -> int:
     print(f"wrote {Path(build_root) / design.name / CHECK_FILE}")
     # exit 1 where no backend maps the model: a script can stop before a build
     return 0 if any(analysis.maps(b) for b in analysis.backends) else (1 if notes else 0)
+
+
+def not_exact_because(design, build_root, backend: str) -> str | None:
+    """Why the design's model cannot be bit-exact on `backend` (the check `hls` ran, kept in
+    build/<design>/check.json), or None where it can: verification then demands ==."""
+    path = Path(build_root) / design.name / CHECK_FILE
+    if not design.framework.imported or not path.is_file():
+        return None
+    verdict = json.loads(path.read_text()).get("backends", {}).get(backend, {})
+    return None if verdict.get("exact_possible", True) else verdict.get("summary")

@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def _finn():
                             "with --no-deps next to the pinned torch/brevitas)") from None
 
 
-def convert(design: Design, build_root: Path, qonnx_path: Path, progress: bool = True) -> Path:
+def convert(design: Design, build_root: Path, qonnx_path: Path, progress: bool = True, inexact: bool = False) -> Path:
     _finn()
     from tqdm import tqdm
 
@@ -80,7 +81,7 @@ def convert(design: Design, build_root: Path, qonnx_path: Path, progress: bool =
         (tmp / "models").mkdir()
         (tmp / "code").mkdir()
         _set_build_dir(tmp / "code")
-        state = BuildState(design, Path(qonnx_path), tmp)
+        state = BuildState(design, Path(qonnx_path), tmp, inexact=inexact)
         bar = tqdm(STEPS, desc=f"FINN {design.name}", disable=not progress, leave=False)
         log = io.StringIO()
         with contextlib.redirect_stdout(log), _finn_logger_to(log):
@@ -89,6 +90,10 @@ def convert(design: Design, build_root: Path, qonnx_path: Path, progress: bool =
                 step.run(state, step)
         bar.close()
         (tmp / "build.log").write_text(log.getvalue())
+        if (tmp / "rtl").is_dir() and _output_scale(state.parent) is None:
+            shutil.rmtree(tmp / "rtl")
+            state.no_rtl = ("the host computes float arithmetic after the accelerator (a model built --inexact): its "
+                            "integer outputs are not the model's output, so there is no RTL to compare")
         manifest = _manifest(design, state, final, round(time.time() - started, 1))
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         _relocate(tmp, str(tmp), str(final))

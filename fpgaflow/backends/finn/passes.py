@@ -53,7 +53,7 @@ def finn_onnx_passes() -> list:
             ConvertQONNXtoFINN(), *_tidy()]
 
 
-def streamline_passes() -> list:
+def streamline_passes(float_tail: bool = False) -> list:
     import finn.transformation.streamline.absorb as absorb
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
@@ -66,10 +66,10 @@ def streamline_passes() -> list:
     return [absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
             MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
             absorb.AbsorbConsecutiveTransposes(), Streamline(), InferDataLayouts(), RemoveUnusedTensors(),
-            ff.BiasBeforeOutputScale()]
+            ff.BiasBeforeOutputScale(strict=not float_tail)]
 
 
-def hw_passes(rtl: bool = True) -> list:
+def hw_passes(rtl: bool = True, float_tail: bool = False) -> list:
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
     from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
         InferElementwiseBinaryOperation,
@@ -99,7 +99,7 @@ def hw_passes(rtl: bool = True) -> list:
             RemoveCNVtoFCFlatten(),
             InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
             GiveUniqueNodeNamesRecursive(), InferDataLayouts(), InferDataTypes(), InferShapes(),
-            ff.RequireMapped(), *minimize_bit_width()]
+            ff.RequireMapped(float_tail), *minimize_bit_width()]
 
 
 def stream_passes(part: str) -> list:

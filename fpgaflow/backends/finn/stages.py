@@ -27,6 +27,7 @@ class BuildState:
     performance: dict = field(default_factory=dict)
     fit: object = None             # balance.Fit: the target, what it needs, the budget
     no_rtl: str | None = None      # why the accelerator could not be stitched as RTL
+    inexact: bool = False          # built --inexact: float arithmetic may end the model, on the host
 
     @property
     def rtl(self) -> bool:
@@ -95,9 +96,9 @@ STEPS = [
          integer_input=False),
     Step("finn_onnx", _transform(lambda state: finn_onnx_passes()),
          "fpgaflow's fixes + ConvertQONNXtoFINN (integer input, FLOOR thresholds)"),
-    Step("streamlined", _transform(lambda state: streamline_passes()),
+    Step("streamlined", _transform(lambda state: streamline_passes(state.inexact)),
          "streamlined: scales and biases moved into integer thresholds, convs lowered"),
-    Step("hw", _transform(lambda state: hw_passes(state.rtl)),
+    Step("hw", _transform(lambda state: hw_passes(state.rtl, state.inexact)),
          "HW layers (MVAU, VVAU, Thresholding, SWG, FMPadding, Pool, ElementwiseAdd), bit widths minimized; "
          "FINN's node-by-node Python execution"),
     Step("folded", _folded,

@@ -161,7 +161,7 @@ class IntegerInput(Transformation):
         scale = _scalar(model, node.input[1], "scale", node)
         zero_point = _scalar(model, node.input[2], "zero-point", node)
         bits = _scalar(model, node.input[3], "bit width", node)
-        if zero_point != 0 or bits != int(bits) or inst.get_nodeattr("narrow"):
+        if zero_point != 0 or bits != int(bits):   # narrow is fine: the data fed are in range already
             return model, False
         dtype = DataType[f"{'INT' if inst.get_nodeattr('signed') else 'UINT'}{int(bits)}"]
         scale_name = model.make_new_valueinfo_name()
@@ -178,8 +178,13 @@ class BiasBeforeOutputScale(Transformation):
     """Mul(x, s) -> Add(., b) at the graph output becomes Add(x, b / s) -> Mul(., s).
 
     With the bias on the accumulator grid, b / s is an integer: the accelerator then adds
-    the bias in integers and only the output's power-of-two scale stays on the host.
+    the bias in integers and only the output's power-of-two scale stays on the host. A float
+    bias is an error, unless `strict` is off (a model built --inexact): it stays on the host.
     """
+
+    def __init__(self, strict: bool = True):
+        super().__init__()
+        self.strict = strict
 
     def apply(self, model):
         graph = model.graph
@@ -195,6 +200,8 @@ class BiasBeforeOutputScale(Transformation):
                 continue
             integer_bias = bias / np.float32(np.asarray(scale).reshape(()))
             if not np.array_equal(integer_bias, np.round(integer_bias)):
+                if not self.strict:
+                    continue
                 raise FpgaflowError("FINN backend: the output bias is not on the accumulator grid; quantize the last "
                                     "layer's bias with fpgaflow's BiasQuant (input scale x weight scale)")
             model.set_initializer(add.input[1], integer_bias.astype(np.float32))
@@ -211,6 +218,7 @@ class BiasBeforeOutputScale(Transformation):
 # what may stay on the host: layout changes before the accelerator, the output's scale after it
 HOST_BEFORE = {"Transpose", "Reshape"}
 HOST_AFTER = {"Mul"}
+FLOAT_TAIL = {"Mul", "Add", "Sub", "Div"}
 HINTS = {
     "Add": "a float bias is left: quantize biases on the accumulator grid (fpgaflow's BiasQuant)",
     "Mul": "a float scale is left inside the network: use power-of-two (fixed-point) quantizers",
@@ -225,8 +233,14 @@ class RequireMapped(Transformation):
     """Every node between input and output must have become a FINN HW layer.
 
     FINN itself leaves unmapped nodes at either end on the host and warns; here the whole
-    network must be on the FPGA, so anything else is an error naming the node.
+    network must be on the FPGA, so anything else is an error naming the node. After the
+    accelerator only the output's scale may stay on the host, or with `float_tail` (a model
+    built --inexact) the float arithmetic its output ends with (e.g. Brevitas' TensorNorm).
     """
+
+    def __init__(self, float_tail: bool = False):
+        super().__init__()
+        self.host_after = HOST_AFTER | (FLOAT_TAIL if float_tail else set())
 
     def apply(self, model):
         nodes = list(model.graph.node)
@@ -234,7 +248,7 @@ class RequireMapped(Transformation):
         if not hw:
             raise FpgaflowError("FINN backend: no layer became a FINN HW layer")
         bad = [n for i, n in enumerate(nodes) if not (
-            i in hw or (i < hw[0] and n.op_type in HOST_BEFORE) or (i > hw[-1] and n.op_type in HOST_AFTER))]
+            i in hw or (i < hw[0] and n.op_type in HOST_BEFORE) or (i > hw[-1] and n.op_type in self.host_after))]
         if bad:
             # a layout op is stranded by whatever broke the stream, so name a computing node first
             first = next((n for n in bad if n.op_type not in HOST_BEFORE), bad[0])

@@ -24,6 +24,7 @@ from ...core.data import design_images
 from ...core.errors import FpgaflowError
 from ...core.hashing import sha256
 from ...core.spec import Design
+from ...imports.check import not_exact_because
 from ...verify.compare import compare, default_workers
 from ...verify.references import cpu_reference
 from .build import read_manifest
@@ -127,7 +128,10 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
         "max_abs_diff": lowest["max_abs_diff"], "argmax_agreement": lowest["argmax_agreement"],
         "accuracy": lowest["accuracy"],
         "reference": design.framework.references[0],
-        "compared_in": f"the model's output scale: accelerator integers x {manifest['output_scale']} (host Mul)",
+        "compared_in": f"the model's output scale: accelerator integers x {manifest['output_scale']} (host Mul)"
+                       if manifest["output_scale"] is not None else "the model's output, float operations after the "
+                                                                   "accelerator included",
+        "not_exact_because": not_exact_because(design, build_root, "finn"),
         "stages": stages, "first_divergence": first,
         "not_simulated": manifest["not_simulated"],
         "workers": workers, "seconds": round(time.time() - t0, 2),

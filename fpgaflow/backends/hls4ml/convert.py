@@ -45,8 +45,15 @@ def _channels_last(model):
 
 
 def _gemm_to_matmul(model):
+    import numpy as np
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul
 
+    # qonnx's GemmToMatMul indexes a bias input that a bias-free Gemm (Brevitas' bias=False) lacks
+    for node in model.graph.node:
+        if node.op_type == "Gemm" and len(node.input) == 2:
+            zeros = model.make_new_valueinfo_name()
+            model.set_initializer(zeros, np.zeros(model.get_tensor_shape(node.output[0])[-1], dtype=np.float32))
+            node.input.append(zeros)
     return model.transform(GemmToMatMul())
 
 
@@ -59,7 +66,11 @@ def prepare(qonnx_path: Path):
 
     model = ModelWrapper(str(qonnx_path))
     for step in PREPARE_FOR_HLS4ML:
-        model = step(model)
+        try:
+            model = step(model)
+        except Exception as e:  # a qonnx pass that cannot take this graph
+            raise FpgaflowError(f"preparing the QONNX model for hls4ml: {step.__name__.strip('_')} failed: "
+                                f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}") from None
     return model
 
 

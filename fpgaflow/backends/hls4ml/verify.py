@@ -17,6 +17,7 @@ from ...core.data import design_images, flat_hwc
 from ...core.errors import FpgaflowError
 from ...core.hashing import sha256
 from ...core.spec import Design
+from ...imports.check import not_exact_because
 from ...core.vectors import write_dat
 from ...verify import references, triage
 from ...verify.compare import compare, default_workers
@@ -95,6 +96,7 @@ def verify(design: Design, build_root: Path, n: int | None = None, reference: st
         "compile_seconds": round(b.seconds, 2),
         "compiled": b.compiled,
         "workers": workers,
+        "not_exact_because": not_exact_because(design, build_root, "hls4ml"),
         "first_mismatches": [{"image": int(i), "csim": hw[i].tolist(),
                               **{r: outputs[r][i].tolist() for r in names}} for i in bad[:5]],
     })
