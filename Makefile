@@ -20,13 +20,14 @@ TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
 # the `finn` extra of pyproject.toml
 FINN := finn-plus==1.6.1
 
-.PHONY: all venv tools train hls csim report synth synth-oss bench test clean help
+.PHONY: all venv tools train import check hls csim report synth synth-oss bench test clean help
 all: hls
 
 help:
 	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]   make hls [BACKEND=finn] [FPS=<frames/s>] [LATENCY_US=<us>]"
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
 	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [BACKEND=finn] [LAYER=fc2]   make csim BACKEND=finn RTL=1"
+	@echo "make import FILE=<model.onnx|.h5> NAME=<design> DATA=<data.npz>   make check MODEL=<design>   make hls MODEL=<design> INEXACT=1"
 	@echo "make bench   make test   make venv   make clean"
 
 $(READY): pyproject.toml
@@ -42,8 +43,15 @@ venv: $(READY)
 train: $(READY)
 	$(BIN)/fpgaflow train $(MODEL) $(if $(filter-out 1,$(NPROC)),--nproc $(NPROC))
 
+# your own model: a QONNX or QKeras file and an .npz dataset become designs/$(NAME)
+import: $(READY)
+	$(BIN)/fpgaflow import $(FILE) --name $(NAME) --data $(DATA)
+
+check: $(READY)
+	$(BIN)/fpgaflow check $(MODEL)
+
 hls: $(READY)
-	$(BIN)/fpgaflow hls $(MODEL) --backend $(BACKEND) $(if $(FPS),--target-fps $(FPS)) $(if $(LATENCY_US),--target-latency-us $(LATENCY_US))
+	$(BIN)/fpgaflow hls $(MODEL) --backend $(BACKEND) $(if $(FPS),--target-fps $(FPS)) $(if $(LATENCY_US),--target-latency-us $(LATENCY_US)) $(if $(INEXACT),--inexact)
 
 csim: $(READY)
 	$(BIN)/fpgaflow csim $(MODEL) --backend $(BACKEND) $(if $(N),-n $(N)) $(if $(filter finn,$(BACKEND)),$(if $(RTL),--rtl),--reference $(REF) --csim $(CSIM) --harness $(HARNESS))

@@ -187,18 +187,29 @@ def _converted_with(lenet, qonnx_export, tmp_path, edit):
     return convert(lenet, tmp_path / "build", path, progress=False)
 
 
-def test_round_activation_is_a_clear_error(lenet, qonnx_export, tmp_path):
+def test_round_thresholds_are_placed_for_half_to_even_ties(qonnx_export):
+    """ROUND activations (QONNX: half to even) become thresholds that reproduce the ties too:
+    FINN's own handler sends every tie up and differs; fpgaflow's placement (a strict
+    comparison for odd k where the input's grid can hit the threshold) equals qonnx."""
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+    from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.basic import get_by_name
+    from qonnx.util.cleanup import cleanup_model
 
-    from fpgaflow.core.errors import FpgaflowError
+    from fpgaflow.backends.finn import transforms as ff
+    from fpgaflow.core.data import design_images
+    from fpgaflow.core.spec import load_design
 
-    def to_round(model):
-        node = [n for n in model.graph.node if n.op_type == "Quant" and model.get_initializer(n.input[0]) is None][-1]
-        get_by_name(node.attribute, "rounding_mode").s = b"ROUND"
-
-    with pytest.raises(FpgaflowError, match=r"activation quantizer '.*' rounds with ROUND.*FLOOR"):
-        _converted_with(lenet, qonnx_export, tmp_path, to_round)
-    assert not (tmp_path / "build" / "lenet" / "finn").exists()  # nothing half-written
+    model = cleanup_model(ModelWrapper(str(qonnx_export))).transform(ff.FoldBiasQuant())
+    for node in model.graph.node:
+        if node.op_type == "Quant" and model.get_initializer(node.input[0]) is None:
+            get_by_name(node.attribute, "rounding_mode").s = b"ROUND"
+    x, _ = design_images(load_design("lenet"), "test", 20)
+    ref = _run(model, x)                      # qonnx's own execution of the ROUND model
+    finn_own = model.transform(ConvertQONNXtoFINN())
+    ours = model.transform(ff.QuantActToMultiThreshold()).transform(ConvertQONNXtoFINN())
+    assert (_run(finn_own, x) != ref).any(axis=1).sum() > 0   # ties occur and FINN rounds them up
+    assert np.array_equal(_run(ours, x), ref)
 
 
 def test_unmappable_layer_is_named(lenet, qonnx_export, tmp_path):
@@ -214,7 +225,7 @@ def test_unmappable_layer_is_named(lenet, qonnx_export, tmp_path):
 
 def test_qkeras_design_is_refused_for_finn(tmp_path):
     r = run_cli("hls", "lenet_qkeras", "--backend", "finn", build=tmp_path)
-    assert r.returncode == 2 and "FINN backend takes Brevitas designs" in r.stderr
+    assert r.returncode == 2 and "FINN backend takes brevitas, qonnx designs" in r.stderr and "--backend hls4ml" in r.stderr
     assert "Traceback" not in r.stderr
 
 

@@ -198,7 +198,8 @@ def _judge_affine(model, node, a: Analysis, state: dict) -> Row:
         return Row(node.name, node.op_type, what, {b: maps("power-of-two scale") for b in BACKENDS})
     return Row(node.name, node.op_type, what, {
         "hls4ml": inexact("float arithmetic (hls4ml computes it in fixed point)"),
-        "finn": inexact("float arithmetic folded into thresholds (exact unless a value lands on one)")})
+        "finn": inexact("float arithmetic: folded into thresholds (exact unless a value lands on one) or, after the "
+                        "last layer, computed in float in another order")})
 
 
 def _on_pow2_grid(values: np.ndarray, finest: int = -32) -> bool:

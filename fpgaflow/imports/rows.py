@@ -100,12 +100,21 @@ class Analysis:
 
 
 def table(analysis: Analysis) -> str:
+    """One line per node with a short verdict per backend; each distinct reason once, numbered,
+    below the table."""
     names = {"hls4ml": "hls4ml", "finn": "FINN"}
+    notes: list[str] = []
+
+    def cell(v: Verdict) -> str:
+        if not v.note or (v.maps and v.exact):
+            return "exact" if v.maps else "no"
+        if v.note not in notes:
+            notes.append(v.note)
+        tag = f"[{notes.index(v.note) + 1}]"
+        return f"no {tag}" if not v.maps else (f"exact {tag}" if v.exact else f"NOT EXACT {tag}")
+
     head = ["node", "op", "what", *(names[b] for b in analysis.backends)]
-    body = [[r.node, r.op, r.what, *(r.verdicts[b].cell() for b in analysis.backends)] for r in analysis.rows]
-    widths = [max(len(x[i]) for x in [head, *body]) for i in range(3)]
-    lines = []
-    for cells in [head, *body]:
-        first = "  ".join(f"{c:{w}s}" for c, w in zip(cells[:3], widths))
-        lines.append(first + "  " + "  |  ".join(cells[3:]))
-    return "\n".join(lines)
+    body = [[r.node, r.op, r.what, *(cell(r.verdicts[b]) for b in analysis.backends)] for r in analysis.rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(f"{c:{w}s}" for c, w in zip(cells, widths)).rstrip() for cells in [head, *body]]
+    return "\n".join(lines + [f"[{i + 1}] {n}" for i, n in enumerate(notes)])

@@ -1,0 +1,200 @@
+"""Bring your own model: QONNX and QKeras files imported with .npz data, checked node by node,
+built and verified as any design. Every model here is made by the test (trained a few steps
+on data the test writes), nothing is downloaded."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import SHARED_MNIST, run_cli
+
+from fpgaflow.imports import examples
+from fpgaflow.imports.examples import JETS_CLASSES, JETS_FEATURES
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    """A designs folder and a build folder of this module's own (the repo's designs untouched)."""
+    root = tmp_path_factory.mktemp("byom")
+    (root / "designs").mkdir()
+    env = {**os.environ, "FPGAFLOW_DESIGNS": str(root / "designs")}
+    return root, env
+
+
+@pytest.fixture(scope="module")
+def jets_npz(space):
+    return examples.jets_npz(space[0] / "jets.npz")
+
+
+@pytest.fixture(scope="module")
+def jets_qonnx(space, jets_npz):
+    return examples.brevitas_jets(space[0] / "jets.qonnx.onnx", jets_npz)
+
+
+def _ok(r):
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+@pytest.mark.slow
+def test_qonnx_mlp_imports_checks_and_is_bit_exact_in_hls4ml_and_every_finn_stage(space, jets_qonnx, jets_npz):
+    root, env = space
+    build = root / "build"
+    r = _ok(run_cli("import", str(jets_qonnx), "--name", "jets", "--data", str(jets_npz), env=env))
+    assert "hls4ml: maps every node; bit-exact possible" in r.stdout
+    design = root / "designs" / "jets"
+    spec = (design / "design.yaml").read_text()
+    assert "framework: qonnx" in spec and "format: npz" in spec and "sha256:" in spec
+    metrics = json.loads((design / "metrics.json").read_text())
+    assert metrics["test_images"] == 600 and metrics["measured_with"] == "qonnx-cpu"
+
+    check = json.loads(_ok(run_cli("check", "jets", "--json", build=build, env=env)).stdout)
+    assert check["input_shape"] == [JETS_FEATURES] and check["num_classes"] == JETS_CLASSES
+    assert [l.get("units") for l in check["layers"]] == [64, 32, 32, JETS_CLASSES]
+    assert all(check["backends"][b]["exact_possible"] for b in ("hls4ml", "finn"))
+    assert any("ROUND" in n["what"] for n in check["nodes"])   # Brevitas' default activations
+
+    _ok(run_cli("hls", "jets", "--no-progress", build=build, env=env))
+    _ok(run_cli("csim", "jets", "--no-progress", build=build, env=env))
+    v = json.loads((build / "jets" / "hls4ml" / "verify.json").read_text())
+    assert v["n"] == 600 and v["exact"] == 600 and v["reference"] == "qonnx-cpu"
+    assert v["accuracy"] == metrics["test_accuracy"]
+
+    _ok(run_cli("hls", "jets", "--backend", "finn", "--no-progress", build=build, env=env))
+    _ok(run_cli("csim", "jets", "--backend", "finn", "-n", "200", "--no-progress", build=build, env=env))
+    f = json.loads((build / "jets" / "finn" / "verify.json").read_text())
+    assert [s["stage"] for s in f["stages"]] == ["qonnx", "finn_onnx", "streamlined", "hw", "folded"]
+    assert all(s["exact"] == 200 for s in f["stages"]) and f["not_exact_because"] is None
+
+    report = _ok(run_cli("report", "jets", build=build, env=env)).stdout
+    assert "gemm_0" in report or "MatMul_0" in report
+
+
+@pytest.mark.slow
+def test_qkeras_mlp_imports_and_is_bit_exact_in_hls4ml(space, jets_npz):
+    root, env = space
+    build = root / "build-qk"
+    model = examples.qkeras_jets(root / "jets_qk.h5", jets_npz)
+    r = _ok(run_cli("import", str(model), "--name", "jets_qk", "--data", str(jets_npz), env=env))
+    assert "(keras, 4 layers, [16] -> 5 classes)" in r.stdout
+    _ok(run_cli("hls", "jets_qk", "--no-progress", build=build, env=env))
+    _ok(run_cli("csim", "jets_qk", "--no-progress", build=build, env=env))
+    v = json.loads((build / "jets_qk" / "hls4ml" / "verify.json").read_text())
+    assert v["exact"] == v["n"] == 600 and v["reference"] == "tf-cpu"
+    r = run_cli("hls", "jets_qk", "--backend", "finn", build=build, env=env)
+    assert r.returncode == 2 and "--backend hls4ml" in r.stderr
+    r = run_cli("train", "jets_qk", env=env)
+    assert r.returncode == 2 and "imported model: fpgaflow does not train it" in r.stderr
+
+
+@pytest.mark.slow
+def test_bnn_pynq_tfc_2w2a_imports_check_says_why_and_finn_verifies(space):
+    """brevitas_examples' TFC topology at 2 bits (float BatchNorm, TensorNorm, a non-power-of-two
+    free scale): check names the nodes that cannot be exact, hls refuses without --inexact,
+    FINN builds it and verification reports the difference and argmax agreement, marked."""
+    import torch
+    from brevitas.export import export_qonnx
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    from fpgaflow.core.data import load_split
+
+    root, env = space
+    build = root / "build-tfc"
+    images, labels = load_split(SHARED_MNIST, "test")
+    x = (2.0 * images[:700].reshape(700, -1) / 255.0 - 1.0).astype(np.float32)   # FC.forward's own scaling
+    np.savez(root / "mnist_pm1.npz", x_train=x[:500], y_train=labels[:500], x_test=x[500:], y_test=labels[500:700])
+    torch.manual_seed(0)
+    fc, _ = model_with_cfg("tfc_2w2a", pretrained=False)
+    net = torch.nn.Sequential(*fc.features)
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    for step in range(10):
+        i = torch.randint(0, 500, (50,))
+        loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(x[i])), torch.from_numpy(labels[i].astype(np.int64)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    export_qonnx(net.eval(), input_t=torch.zeros(1, 784), export_path=str(root / "tfc.onnx"))
+
+    _ok(run_cli("import", str(root / "tfc.onnx"), "--name", "tfc", "--data", str(root / "mnist_pm1.npz"), env=env))
+    check = json.loads(_ok(run_cli("check", "tfc", "--json", build=build, env=env)).stdout)
+    inexact = {n["node"]: n["hls4ml"]["note"] for n in check["nodes"] if not n["hls4ml"]["exact"]}
+    assert any("BatchNorm" in note for note in inexact.values()) and len(inexact) >= 4
+    assert not check["backends"]["hls4ml"]["exact_possible"]
+    r = run_cli("hls", "tfc", "--backend", "finn", build=build, env=env)
+    assert r.returncode == 2 and "--inexact" in r.stderr and not (build / "tfc" / "finn").exists()
+    _ok(run_cli("hls", "tfc", "--backend", "finn", "--inexact", "--no-progress", build=build, env=env))
+    r = _ok(run_cli("csim", "tfc", "--backend", "finn", "-n", "50", "--no-progress", build=build, env=env))
+    assert "NOT BIT-EXACT BY CONSTRUCTION" in r.stdout
+    v = json.loads((build / "tfc" / "finn" / "verify.json").read_text())
+    assert v["not_exact_because"] and v["stages"][0]["exact"] == 50   # the qonnx stage is the model itself
+    assert v["argmax_agreement"] >= 0.98
+
+
+def _float_onnx(path, quantized: bool = False):
+    """A two-layer float ONNX model (no Quant nodes), written with onnx.helper."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((JETS_FEATURES, JETS_CLASSES), np.float32), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, JETS_FEATURES])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, JETS_CLASSES])], [w])
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("garbage", "not an ONNX model"),
+    ("float", "a float model without quantization"),
+    ("data_shape", "samples of shape (15,), the model takes (16,)"),
+    ("data_labels", "labels 0..6, the model has 5 outputs"),
+    ("data_keys", "no x_test or y_test"),
+    ("exists", "design 'taken' exists"),
+    ("outside", "a design name, not a path"),
+    ("suffix", "not a model file fpgaflow imports"),
+    ("external", "external data must be a file beside the model"),
+])
+def test_bad_imports_are_one_line_and_leave_no_design(space, jets_qonnx, jets_npz, case, needle):
+    root, env = space
+    bad = root / f"bad-{case}"
+    bad.mkdir()
+    model, data, name = str(jets_qonnx), str(jets_npz), f"bad_{case}"
+    x = np.zeros((10, JETS_FEATURES), np.float32)
+    if case == "garbage":
+        model = str(bad / "m.onnx")
+        (bad / "m.onnx").write_bytes(b"this is no protobuf \x00\xff" * 10)
+    elif case == "float":
+        model = str(_float_onnx(bad / "f.onnx"))
+    elif case.startswith("data_"):
+        data = str(bad / "d.npz")
+        shape_x = np.zeros((10, 15), np.float32) if case == "data_shape" else x
+        y = np.arange(10) % (7 if case == "data_labels" else 5)
+        arrays = dict(x_train=shape_x, y_train=y, x_test=shape_x, y_test=y)
+        if case == "data_keys":
+            del arrays["x_test"], arrays["y_test"]
+        np.savez(data, **arrays)
+    elif case == "exists":
+        name = "taken"
+        (root / "designs" / "taken").mkdir(exist_ok=True)
+    elif case == "outside":
+        name = "../outside"
+    elif case == "suffix":
+        model = str(bad / "m.txt")
+        (bad / "m.txt").write_text("hello")
+    elif case == "external":
+        import onnx
+
+        proto = onnx.load(str(jets_qonnx))
+        tensor = proto.graph.initializer[0]
+        onnx.external_data_helper.set_external_data(tensor, location="../../etc/passwd")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        tensor.ClearField("raw_data")
+        model = str(bad / "ext.onnx")
+        onnx.save(proto, model)
+    before = sorted(p.name for p in (root / "designs").iterdir())
+    r = run_cli("import", model, "--name", name, "--data", data, env=env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert sorted(p.name for p in (root / "designs").iterdir()) == before   # nothing written, nothing removed
