@@ -76,7 +76,7 @@ def test_qonnx_mlp_imports_checks_and_is_bit_exact_in_hls4ml_and_every_finn_stag
 def test_qkeras_mlp_imports_and_is_bit_exact_in_hls4ml(space, jets_npz):
     root, env = space
     build = root / "build-qk"
-    model = examples.qkeras_jets(root / "jets_qk.h5", jets_npz)
+    model = examples.qkeras_jets(root / "jets_qk.h5", jets_npz, epochs=1)
     r = _ok(run_cli("import", str(model), "--name", "jets_qk", "--data", str(jets_npz), env=env))
     assert "(keras, 4 layers, [16] -> 5 classes)" in r.stdout
     _ok(run_cli("hls", "jets_qk", "--no-progress", build=build, env=env))

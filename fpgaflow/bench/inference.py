@@ -43,6 +43,11 @@ def _measure(predict, x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
     return accuracy, round(rate, 1), round((time.time() - t) / len(ones) * 1e6, 1)
 
 
+# the reference's row in the inference table, by the design's CPU reference
+REFERENCE_TITLES = {"torch-cpu": "PyTorch fp32 (QAT model)", "tf-cpu": "TensorFlow fp32 (QAT model)",
+                    "qonnx-cpu": "qonnx execution (imported)"}
+
+
 def int8_model(design: Design, build_root: Path, calibration: np.ndarray) -> Path:
     """ONNX Runtime static int8 quantization (QOperator: QLinearConv, QGemm) of the float copy."""
     import torch
@@ -126,9 +131,8 @@ def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarr
     rows = []
     cpu = cpu_reference(design)
     acc, rate, lat = _measure(cpu, x, y)
-    name = "PyTorch" if fw.name == "brevitas" else "TensorFlow"
-    rows.append(row(f"{name} fp32 (QAT model)", "CPU", acc, len(x), rate, lat,
-                    "the reference: fake-quantized in float32"))
+    name = REFERENCE_TITLES[fw.references[0]]
+    rows.append(row(name, "CPU", acc, len(x), rate, lat, "the reference: fake-quantized in float32"))
     if fw.name == "brevitas":
         path = int8_model(design, build_root, design_images(design, "train", CALIBRATION_IMAGES)[0])
         int8 = ort_predictor(path, workers)
@@ -139,10 +143,10 @@ def inference_table(design: Design, build_root: Path, x: np.ndarray, y: np.ndarr
         rows.append(row("int8 runtime", "CPU", note="not measured: the int8 path is built for Brevitas designs"))
     gpu, why_not = gpu_reference(design)
     if gpu is None:
-        rows.append(row(f"{name} fp32 (QAT model)", "GPU", note=f"not measured: {why_not}"))
+        rows.append(row(name, "GPU", note=f"not measured: {why_not}"))
     else:
         acc, rate, lat = _measure(gpu, x, y)
-        rows.append(row(f"{name} fp32 (QAT model)", "GPU", acc, len(x), rate, lat))
+        rows.append(row(name, "GPU", acc, len(x), rate, lat))
     hls_acc = None
     if csim_result is not None:
         rows.append(row("hls4ml C-simulation", f"CPU, {csim_result['workers']} processes", csim_result["accuracy"],

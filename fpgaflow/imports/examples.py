@@ -62,9 +62,9 @@ def brevitas_jets(path, npz):
     return path
 
 
-def qkeras_jets(path, npz):
+def qkeras_jets(path, npz, epochs: int = 5):
     """The same MLP in QKeras (input quantized_bits(8, 3), 4-bit weights, quantized_relu(4, 2)),
-    one epoch, saved as one .h5 file."""
+    trained `epochs` epochs, saved as one .h5 file."""
     from ..frontends.qkeras.env import setup
 
     keras = setup()
@@ -78,7 +78,7 @@ def qkeras_jets(path, npz):
     model = keras.Sequential(layers + [QDense(JETS_CLASSES, name="logits", **q)])
     model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     data = np.load(npz)
-    model.fit(data["x_train"], data["y_train"], epochs=1, batch_size=64, verbose=0)
+    model.fit(data["x_train"], data["y_train"], epochs=epochs, batch_size=64, verbose=0)
     model.save(str(path), include_optimizer=False)
     return path
 

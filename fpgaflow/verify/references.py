@@ -66,7 +66,10 @@ def cpu_reference(design) -> Predictor:
 def gpu_reference(design) -> tuple[Predictor | None, str | None]:
     """(the framework's GPU reference, None) where this machine has one, else (None, why not):
     a benchmark reports it as null with the reason."""
+    own = design.framework.references
+    if len(own) < 2:
+        return None, f"no GPU reference for {design.framework.name} models ({own[0]} runs on the CPU)"
     try:
-        return reference(design.framework.references[1], design), None
+        return reference(own[1], design), None
     except FpgaflowError as e:
         return None, str(e).split(";")[0]
