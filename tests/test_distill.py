@@ -29,7 +29,7 @@ def test_float_teacher_has_the_design_shape(lenet):
 
 @pytest.mark.slow
 def test_distilled_training_and_the_comparison_run(tmp_path, mnist_dir):
-    tmp, env = small_world(tmp_path, mnist_dir, "lenet_w2a2", epochs=1, val_size=200,
+    tmp, env = small_world(tmp_path, mnist_dir, "lenet_w2a2", n_train=1000, n_test=200, epochs=1, val_size=200,
                            distill={"alpha": 0.5, "temperature": 4.0, "teacher_epochs": 1})
     build = tmp / "build"
     r = run_cli("train", "lenet_w2a2", "--out", str(tmp / "kd"), "--no-progress", build=build, env=env)

@@ -45,8 +45,10 @@ class Backend:
         and can be bit-exact there (or the user asked for it anyway: --inexact)."""
         self.check(design)
         if design.framework.imported:
+            from ..frontends.imported import require_unchanged
             from ..imports.check import analyse
 
+            require_unchanged(design)
             analyse(design, build_dir).require(self.name, inexact)
 
     def export(self, design, build_dir) -> Path:
