@@ -47,14 +47,14 @@ def test_fast_path_replaces_every_dense_kernel(builds):
 
 
 def test_fast_equals_stock_on_the_test_set(project, manifest, builds, mnist_dir):
-    """Every fifth test image (2,000: the stock build runs ~40 images/s on these machines, and the
+    """Every tenth test image (1,000: the stock build runs ~40 images/s on these machines, and the
     test suite has a time budget); `make bench` compares the two on its own slice as well."""
     images, _ = load_split(mnist_dir, "test")
-    images = images[::5]
+    images = images[::10]
     x = to_input(images).transpose(0, 2, 3, 1).reshape(len(images), -1)
     fast = outputs(project, manifest, builds["fast"], x)
     stock = outputs(project, manifest, builds["stock"], x)
-    assert fast.shape == (2000, 10)
+    assert fast.shape == (1000, 10)
     assert np.array_equal(fast, stock)
 
 

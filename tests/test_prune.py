@@ -34,7 +34,7 @@ def test_schedule_and_exact_sparsity(lenet):
 
 @pytest.mark.slow
 def test_pruned_design_trains_converts_and_is_bit_exact(tmp_path, mnist_dir):
-    tmp, env = small_world(tmp_path, mnist_dir, "lenet_pruned", epochs=2, val_size=200)
+    tmp, env = small_world(tmp_path, mnist_dir, "lenet_pruned", epochs=1, val_size=200)
     build = tmp / "build"
     design_dir = tmp / "designs" / "lenet_pruned"
     r = run_cli("train", "lenet_pruned", "--no-progress", build=build, env=env)
@@ -123,7 +123,7 @@ def test_channel_pruned_design_is_narrower_in_both_backends_and_bit_exact(tmp_pa
     """Trained on a small real-MNIST subset, the channel-pruned lenet saves its compacted
     weights; hls4ml and FINN then build 10/25/250-channel layers (lenet: 20/50/500), and both
     compute exactly what the trained network computes."""
-    tmp, env = small_world(tmp_path, mnist_dir, "lenet_channel_pruned", epochs=2, val_size=200)
+    tmp, env = small_world(tmp_path, mnist_dir, "lenet_channel_pruned", epochs=1, val_size=200)
     build = tmp / "build"
     r = run_cli("train", "lenet_channel_pruned", "--no-progress", build=build, env=env)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -9,13 +9,15 @@ from conftest import run_cli
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed (`make tools` installs it as root)")
-def test_synth_oss_lenet_fc2(tmp_path):
-    r = run_cli("synth-oss", "lenet", build=tmp_path)
+def test_synth_oss_fc2(tmp_path):
+    """lenet_w2a2's fc2 (2-bit weights and inputs: the same 500 x 10 layer as lenet's, half the
+    adders, 25 s of Yosys instead of 60)."""
+    r = run_cli("synth-oss", "lenet_w2a2", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    folder = tmp_path / "lenet" / "oss" / "fc2"
+    folder = tmp_path / "lenet_w2a2" / "oss" / "fc2"
     m = json.loads((folder / "synth_oss.json").read_text())
     assert m["adder_graph_check"] == {"n": 200, "exact": 200}
-    assert m["weights"] == [10, 500] and m["input_bits"] == 4 and m["yosys_family"] == "xcup"
+    assert m["weights"] == [10, 500] and m["input_bits"] == 2 and m["yosys_family"] == "xcup"
     assert list((folder / "src").glob("fc2*.v"))
     r = run_cli("report", str(folder), "--json")
     assert r.returncode == 0, r.stderr

@@ -103,6 +103,7 @@ def _judge_quant(model, node, a: Analysis, state: dict) -> Row:
     is_input = node.input[0] == model.graph.input[0].name
     what = (f"{'input' if is_input else 'activation'} quantizer: {bits}-bit {sign}, "
             f"scale {_scale_text(p['scale'])}, {p['rounding']}")
+    state["in_bits"] = bits + (0 if p["signed"] else 1)   # what the next weighted layer reads, sign included
     if is_input:
         scale = np.asarray(p["scale"]).reshape(-1) if p["scale"] is not None else None
         if scale is not None and len(scale) == 1:
@@ -171,6 +172,11 @@ def _judge_weighted(model, node, a: Analysis, state: dict) -> Row:
     else:
         layer["weight_bits"] = wbits
         what += f", {wbits}-bit weights"
+        fan_in = int(np.prod(w_shape[1:])) if node.op_type == "Conv" else int(model.get_tensor_shape(node.input[0])[-1])
+        if state.get("in_bits"):
+            # the widest sum of fan_in products: both tools size the accumulator from the quantizers
+            # (hls4ml's auto precision, FINN's MinimizeAccumulatorWidth), so it never wraps
+            what += f", accumulator <= {state['in_bits'] + wbits - 1 + math.ceil(math.log2(max(fan_in, 2)))} bits"
     layer["activation"] = "none"
     state["layer"] = layer
     a.layers.append(layer)
