@@ -178,6 +178,8 @@ def validate(data) -> dict:
     if spec["dataset"]["format"] == "npz" and not spec["dataset"]["path"]:
         raise FpgaflowError("dataset.path: an npz dataset names its file")
     q = spec["quant"]["input"]
+    if q["scale"] is not None and q["scale"] <= 0:
+        raise FpgaflowError(f"quant.input.scale: {q['scale']} must be positive")
     if q["scale"] is not None and (q["min"] is None or q["max"] is None or q["min"] >= q["max"]):
         raise FpgaflowError(f"quant.input: a scale needs integer min < max, got min {q['min']}, max {q['max']}")
     if not spec["layers"]:
