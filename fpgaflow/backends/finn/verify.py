@@ -94,7 +94,9 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
     stages, first = [], None
     for s in manifest["stages"]:
         t = time.time()
-        out = execute(folder, s["stage"], integer_input if s["input"] == "integer" else x, workers, progress)
+        # builds made before imported models wrote "integer pixel" for the integer input
+        fed = integer_input if s["input"] in ("integer", "integer pixel") else x
+        out = execute(folder, s["stage"], fed, workers, progress)
         seconds = time.time() - t
         c = compare(out.reshape(ref.shape), ref, labels)
         bad = c.pop("mismatch_indices")
