@@ -52,9 +52,7 @@ def data_dir(spec_path: str | None, design_dir: Path | None = None) -> Path:
         return Path(env).expanduser()
     if not spec_path:
         raise FpgaflowError("no data directory: set FPGAFLOW_DATA or dataset.path in the design file")
-    p = Path(spec_path).expanduser()
-    # a relative dataset.path is relative to the design's folder, so it works from any cwd
-    return p if p.is_absolute() or design_dir is None else (design_dir / p).resolve()
+    return dataset_file(spec_path, design_dir)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -110,7 +108,8 @@ def design_images(design, split: str, n: int | None = None) -> tuple[np.ndarray,
 
 
 def dataset_file(path: str, design_dir: Path | None) -> Path:
-    """An npz dataset's file: dataset.path, relative to the design's folder."""
+    """dataset.path (an IDX folder or an npz file): a relative one is relative to the design's
+    folder, so it works from any cwd."""
     p = Path(path).expanduser()
     return p if p.is_absolute() or design_dir is None else (design_dir / p).resolve()
 
@@ -120,6 +119,11 @@ def input_scale(spec: dict) -> float:
     return spec["quant"]["input"]["scale"] or 2.0 ** -spec["quant"]["input_bits"]
 
 
+def channels_last(x: np.ndarray) -> np.ndarray:
+    """NCHW images as NHWC (Keras' layout, the order the hardware streams); vectors as they are."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1) if x.ndim == 4 else x)
+
+
 def flat_hwc(x: np.ndarray) -> np.ndarray:
     """Samples as the hardware streams them: images channels-last, flattened; vectors as they are."""
-    return (x.transpose(0, 2, 3, 1) if x.ndim == 4 else x).reshape(len(x), -1)
+    return channels_last(x).reshape(len(x), -1)

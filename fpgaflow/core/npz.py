@@ -16,13 +16,19 @@ from .errors import FpgaflowError
 KEYS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
 
 
-def open_npz(path: Path) -> dict:
+def open_npz(path: Path, keys: tuple[str, ...]) -> dict:
+    """The arrays `keys` of an npz file (only those are read), or one line naming what is missing."""
     path = Path(path)
     if not path.is_file():
         raise FpgaflowError(f"dataset not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise FpgaflowError(f"{path}: no {' or '.join(missing)} (an npz dataset holds "
+                                    f"{', '.join(k for pair in KEYS.values() for k in pair)}; it has "
+                                    f"{', '.join(f.files) or 'nothing'})")
+            return {k: f[k] for k in keys}
     except (ValueError, OSError, EOFError) as e:
         raise FpgaflowError(f"{path}: not a readable .npz file ({str(e).splitlines()[0]})") from None
 
@@ -63,12 +69,8 @@ def as_labels(y: np.ndarray, n: int, num_classes: int, where: str) -> np.ndarray
 
 
 def load_npz_split(path: Path, split: str, shape: list[int], num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    data = open_npz(path)
     xk, yk = KEYS[split]
-    missing = [k for k in (xk, yk) if k not in data]
-    if missing:
-        raise FpgaflowError(f"{path}: no {' or '.join(missing)} (an npz dataset holds "
-                            f"{', '.join(k for pair in KEYS.values() for k in pair)}; it has {', '.join(data) or 'nothing'})")
+    data = open_npz(path, (xk, yk))
     x = as_model_input(data[xk], shape, f"{Path(path).name} {xk}")
     return x, as_labels(data[yk], len(x), num_classes, f"{Path(path).name} {yk}")
 

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ..frontends.qonnx.model import int_range
 from .rows import Analysis, Row, inexact, maps, unmapped
 
 BACKENDS = ("hls4ml", "finn")
@@ -107,8 +108,7 @@ def _judge_quant(model, node, a: Analysis, state: dict) -> Row:
     if is_input:
         scale = np.asarray(p["scale"]).reshape(-1) if p["scale"] is not None else None
         if scale is not None and len(scale) == 1:
-            low = -(2 ** (bits - 1)) + int(p["narrow"]) if p["signed"] else 0
-            high = 2 ** (bits - 1) - 1 if p["signed"] else 2 ** bits - 1 - int(p["narrow"])
+            low, high = int_range(bits, p["signed"], p["narrow"])
             a.input_quant = {"bits": bits, "scale": float(scale[0]), "min": low, "max": high,
                              "rounding": p["rounding"] if p["rounding"] in ("ROUND", "FLOOR") else "ROUND"}
         state["act_bits"] = bits

@@ -13,6 +13,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from ...core.errors import FpgaflowError
+from ...frontends.qonnx.model import int_range
 
 # inputs of these ops that hold a bias (index into node.input)
 _BIAS_INPUT = {"Conv": 2, "Gemm": 2}
@@ -86,8 +87,7 @@ class QuantActToMultiThreshold(Transformation):
                                     f"bit width {bits}; FINN needs zero-point 0 and an integer bit width")
             bits = int(bits)
             signed, narrow = bool(inst.get_nodeattr("signed")), bool(inst.get_nodeattr("narrow"))
-            low = -(2 ** (bits - 1)) + int(narrow) if signed else 0
-            high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - int(narrow)
+            low, high = int_range(bits, signed, narrow)
             k = np.arange(low + 1, high + 1, dtype=np.float64)
             if mode == "FLOOR":
                 points = k * scale

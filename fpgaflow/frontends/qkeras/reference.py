@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.data import channels_last
 from ...verify.references import Predictor, in_batches, no_cuda
 
 
@@ -22,11 +23,6 @@ def _tf_predictor(design, device: str, batch: int) -> Predictor:
             return model(channels_last(xb), training=False).numpy()
 
     return lambda x: in_batches(run, x, batch)
-
-
-def channels_last(x: np.ndarray) -> np.ndarray:
-    """NCHW images as Keras holds them (NHWC); feature vectors as they are."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1) if x.ndim == 4 else x)
 
 
 def tf_cpu(design, batch: int = 500) -> Predictor:

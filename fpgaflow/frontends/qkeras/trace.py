@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.data import channels_last
 from ...core.spec import Design
 from ...verify.triage import labelled
 
@@ -21,7 +22,6 @@ def _keras_type(layer) -> str:
 def trace(design: Design, x1: np.ndarray) -> list[dict]:
     """Each stage of the QKeras model on one image (1, C, H, W)."""
     from .model import trained_model
-    from .reference import channels_last
 
     keras_model = trained_model(design)
     staged = [l for l in keras_model.layers if type(l).__name__ in KERAS_KINDS]

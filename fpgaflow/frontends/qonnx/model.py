@@ -14,6 +14,14 @@ QONNX_NAME = "model.qonnx.onnx"   # the design folder's copy, and the export sta
 QUANT_OPS = ("Quant", "BipolarQuant", "Trunc")
 
 
+def int_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
+    """The integers a QONNX Quant of `bits` holds (narrow: the most negative one left out, or
+    for unsigned the largest)."""
+    if signed:
+        return -(2 ** (bits - 1)) + int(narrow), 2 ** (bits - 1) - 1
+    return 0, 2 ** bits - 1 - int(narrow)
+
+
 def read_onnx(path: Path):
     """The ONNX ModelProto of `path` with its external weights loaded; one clear error otherwise."""
     import onnx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.data import channels_last
 from ...verify.triage import labelled
 
 
@@ -36,8 +37,6 @@ def trace(design, x1: np.ndarray) -> list[dict]:
         kind = _kind(model, node)
         if kind is None:
             continue
-        arr = np.asarray(context[node.output[0]])
-        if arr.ndim == 4:
-            arr = arr.transpose(0, 2, 3, 1)
+        arr = channels_last(np.asarray(context[node.output[0]]))
         stages.append({"kind": kind, "values": arr.reshape(-1).astype(np.float64), "type": "qonnx float32"})
     return labelled(design, stages)

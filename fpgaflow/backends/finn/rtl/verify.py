@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ....core.data import channels_last
 from ....core.errors import FpgaflowError
 from ....verify.compare import compare
 from . import sim, stitch
@@ -27,8 +28,7 @@ READY_PERCENT = 70   # the output's ready: back-pressure on 30 % of the cycles (
 
 def accelerator_input(integer_images: np.ndarray) -> np.ndarray:
     """The host's layout change: NCHW images -> the NHWC frames the first layer streams."""
-    x = np.asarray(integer_images)
-    return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+    return channels_last(np.asarray(integer_images))
 
 
 def first_bad_layer(folder: Path, binary: Path, streams: list, layers: list, image: np.ndarray) -> dict | None:
