@@ -20,7 +20,7 @@ TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
 # the `finn` extra of pyproject.toml
 FINN := finn-plus==1.6.1
 
-.PHONY: all venv tools train import check hls csim report synth synth-oss bench test clean help
+.PHONY: all venv tools train import check hls csim report synth synth-oss bench sweep test clean help
 all: hls
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
 	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [BACKEND=finn] [LAYER=fc2]   make csim BACKEND=finn RTL=1"
 	@echo "make import FILE=<model.onnx|.h5> NAME=<design> DATA=<data.npz>   make check MODEL=<design>   make hls MODEL=<design> INEXACT=1"
+	@echo "make sweep [MODEL=lenet] [CONFIG=sweeps/<model>.yaml] [ADDRESS=<ray address>] [RESUME=1]"
 	@echo "make bench   make test   make venv   make clean"
 
 $(READY): pyproject.toml
@@ -66,6 +67,11 @@ synth: $(READY)
 # otherwise a dense layer (LAYER=fc2, by default the last) as da4ml Verilog through Debian's yosys
 synth-oss: $(READY) tools
 	$(BIN)/fpgaflow synth-oss $(MODEL) --backend $(BACKEND) $(if $(LAYER),--layer $(LAYER))
+
+# design-space sweep on Ray (a local instance unless ADDRESS=head:6379 or ray://head:10001):
+# build/$(MODEL)/sweep/<name>/ with results.jsonl, pareto.json and sweep.html
+sweep: $(READY)
+	$(BIN)/fpgaflow sweep $(MODEL) --config $(or $(CONFIG),sweeps/$(MODEL).yaml) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(RESUME),--resume)
 
 # every trained design (projects built where missing): prints a table, writes build/bench.json
 bench: $(READY)

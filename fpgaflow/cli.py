@@ -185,6 +185,59 @@ def add_import_commands(sub) -> None:
     s.set_defaults(func=cmd_check)
 
 
+def cmd_sweep(args) -> int:
+    if args.best:
+        from .explore.best import write_best
+
+        return write_best(args)
+    if not args.design:
+        raise FpgaflowError("sweep: name the design to sweep (or --best DESIGN/SWEEP)")
+    from .explore.command import run_sweep
+
+    return run_sweep(args)
+
+
+def add_sweep_command(sub) -> None:
+    s = sub.add_parser("sweep", help="design-space exploration on Ray: train, build, estimate and verify every point "
+                                     "of a grid or a multi-objective search; results.jsonl, pareto.json, sweep.html",
+                       description="fpgaflow sweep lenet --grid weight_bits=2,3,4 prune.sparsity=0,0.5 "
+                                   "target_fps=10000,100000 --epochs 1")
+    s.add_argument("design", nargs="?")
+    s.add_argument("--grid", nargs="+", metavar="KEY=V1,V2",
+                   help="spec keys by dotted path (quant.weight_bits) or short name (weight_bits, act_bits, sparsity, "
+                        "target_fps, reuse_factor, ...), and `backend`; the grid is every combination")
+    s.add_argument("--config", help="a sweep file (YAML): name, grid, search, backends, epochs, steps, images, "
+                                    "cpus_per_trial; flags override it")
+    s.add_argument("--name", help="the sweep's name: build/<design>/sweep/<name> (default: the file's stem, or sweep)")
+    s.add_argument("--backend", help="comma-separated backends each point is built with (default: every backend "
+                                     "that takes the design)")
+    s.add_argument("--epochs", type=int, help="training epochs per point (default 1)")
+    s.add_argument("--steps", type=int, help="at most this many optimizer steps per point (Brevitas designs)")
+    s.add_argument("-n", "--images", type=int, help="test images each backend is verified on, bit for bit (default 200)")
+    s.add_argument("--cpus-per-trial", type=int, help="CPUs Ray reserves for each point (default 1)")
+    s.add_argument("--address", help="a running Ray cluster: ray://head:10001 (Ray Client) or head:6379 on one of "
+                                      "its nodes (default: a local Ray instance on this machine)")
+    s.add_argument("--resume", action="store_true", help="finish the sweep of that name: points that ended are "
+                                                        "skipped, failed and missing ones run")
+    s.add_argument("--force", action="store_true", help="start the sweep of that name again from nothing")
+    s.add_argument("--search", choices=["nsga2"], help="a multi-objective search (Optuna's NSGA-II through Ray "
+                                                       "Tune) over the grid's values instead of every combination")
+    s.add_argument("--trials", type=int, help="with --search: points to try (default 20)")
+    s.add_argument("--objectives", help="with --search: comma-separated, e.g. accuracy,LUT (default) or "
+                                        "accuracy,DSP,latency_us")
+    s.add_argument("--seed", type=int, help="with --search: the sampler's seed (default 0)")
+    s.add_argument("--best", metavar="DESIGN/SWEEP",
+                   help="write the most accurate bit-exact point that fits the limits as a new design folder")
+    s.add_argument("--to", help="with --best: the new design's name (default <design>_<sweep>_best)")
+    for r in ("lut", "ff", "dsp", "bram"):
+        s.add_argument(f"--max-{r}", type=int, help=f"with --best: at most this many {r.upper()}"
+                                                    + (" (BRAM_18K)" if r == "bram" else ""))
+    s.add_argument("--min-fps", type=float, help="with --best: at least this many frames/s")
+    s.add_argument("--max-latency-us", type=float, help="with --best: at most this latency")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_sweep)
+
+
 def add_synth_commands(sub) -> None:
     s = sub.add_parser("synth", help="run Vitis/Vivado HLS synthesis of the project where the tool is installed")
     s.add_argument("design")
@@ -264,6 +317,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_report)
 
     add_synth_commands(sub)
+    add_sweep_command(sub)
 
     s = sub.add_parser("bench", help="C-sim and reference speed, compile times, memory: build/bench.json")
     s.add_argument("designs", nargs="*", help="designs to measure (default: every trained design)")

@@ -89,6 +89,11 @@ class Backend:
         """Compare the built project with the reference; print the result, return the exit code."""
         raise NotImplementedError
 
+    def compare(self, design, build_dir, n: int, workers: int | None = None, progress: bool = False) -> dict:
+        """Verification without printing, for a sweep: {exact (bool), n, mismatches, compared
+        (what against what)}, every stage counted for a backend that has several."""
+        raise NotImplementedError
+
     def synth(self, design, build_dir) -> int:
         raise NotImplementedError
 

@@ -83,6 +83,14 @@ class FinnBackend(Backend):
             return 0
         return 1 if any(s["mismatches"] for s in r["stages"]) or alone_differs else 0
 
+    def compare(self, design, build_dir, n: int, workers: int | None = None, progress: bool = False) -> dict:
+        from .verify import verify_finn
+
+        r = verify_finn(design, build_dir, n=n, workers=workers, progress=progress, log=lambda *a: None)
+        return {"exact": all(s["mismatches"] == 0 for s in r["stages"]), "n": r["n"],
+                "mismatches": max(s["mismatches"] for s in r["stages"]),
+                "compared": f"every FINN stage ({', '.join(s['stage'] for s in r['stages'])}) == {r['reference']}"}
+
     def synth(self, design, build_dir) -> int:
         from .synth import synth
 

@@ -74,6 +74,13 @@ class Hls4mlBackend(Backend):
             print(describe(r["triage"]))
         return 0 if expected_inexact(r) else (1 if r["mismatches"] else 0)
 
+    def compare(self, design, build_dir, n: int, workers: int | None = None, progress: bool = False) -> dict:
+        from .verify import verify
+
+        r = verify(design, build_dir, n=n, workers=workers, progress=progress, log=lambda *a: None)
+        return {"exact": r["mismatches"] == 0, "n": r["n"], "mismatches": r["mismatches"],
+                "compared": f"C-sim ({r['csim_variant']}) == {r['reference']}"}
+
     def synth(self, design, build_dir) -> int:
         from .synth import synth
 

@@ -1,0 +1,242 @@
+"""`fpgaflow sweep`: the settings (command line over a sweep file), the sweep's folder, the run
+on Ray, and what it leaves: results.jsonl, pareto.json, sweep.html and the front's table.
+
+    build/<design>/sweep/<name>/
+        sweep.json       the settings, checked again by --resume
+        results.jsonl    one line a point, appended as each point ends
+        pareto.json      the fronts; sweep.html the page
+        points/<hash>/   each point's design, build, log and result (status.json while it runs)
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from ..core.atomic import atomic_write_text
+from ..core.errors import FpgaflowError
+from . import results
+from .point import folder_of
+from .space import add, check_points, grid_points, parse_grid, point_hash, point_spec
+
+SWEEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+FILE_KEYS = {"name", "grid", "search", "backends", "epochs", "steps", "images", "cpus_per_trial"}
+SEARCH_KEYS = {"algorithm": "nsga2", "trials": 20, "objectives": ["accuracy", "LUT"], "seed": 0}
+DEFAULTS = {"epochs": 1, "steps": None, "images": 200, "cpus_per_trial": 1}
+
+
+def read_file(path: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise FpgaflowError(f"--config {path}: no such file")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise FpgaflowError(f"--config {path}: malformed YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(data, dict):
+        raise FpgaflowError(f"--config {path}: expected a mapping of sweep settings")
+    unknown = sorted(set(data) - FILE_KEYS)
+    if unknown:
+        raise FpgaflowError(f"--config {path}: {unknown[0]}: unknown key (allowed: {', '.join(sorted(FILE_KEYS))})")
+    data.setdefault("name", p.stem)
+    return data
+
+
+def _int(value, where: str, low: int):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise FpgaflowError(f"{where}: expected an integer >= {low}, got {value!r}")
+    return value
+
+
+def settings(args, design) -> dict:
+    """The sweep's settings: command-line flags over the --config file over the defaults."""
+    from ..backends import for_framework, get_backend
+
+    f = read_file(args.config) if args.config else {}
+    space = parse_grid(args.grid or [])
+    for key, values in (f.get("grid") or {}).items():
+        if not args.grid:
+            add(space, str(key), values if isinstance(values, list) else [values], f"grid.{key}")
+    if not space:
+        raise FpgaflowError("nothing to sweep: give --grid KEY=V1,V2 ... or a --config file with a grid")
+    s = {k: f.get(k, v) for k, v in DEFAULTS.items()}
+    for k in DEFAULTS:
+        if getattr(args, k, None) is not None:
+            s[k] = getattr(args, k)
+    s["epochs"] = _int(s["epochs"], "epochs", 0)
+    s["steps"] = _int(s["steps"], "steps", 1)
+    s["images"] = _int(s["images"], "images", 1)
+    s["cpus_per_trial"] = _int(s["cpus_per_trial"], "cpus_per_trial", 1)
+    names = args.backend.split(",") if args.backend else f.get("backends") or [b.name for b in for_framework(
+        design.framework.name)]
+    s["backends"] = [get_backend(n.strip()).name for n in names]
+    for b in s["backends"]:
+        get_backend(b).check(design)
+    s["name"] = args.name or f.get("name") or "sweep"
+    if not SWEEP_NAME.match(s["name"]):
+        raise FpgaflowError(f"sweep name {s['name']!r}: lower-case letters, digits, '-' and '_'")
+    s["space"] = space
+    s["search"] = _search(args, f.get("search"), space, s["backends"])
+    return s
+
+
+def _search(args, given, space: dict, backends: list[str]) -> dict | None:
+    from .ray_run import OBJECTIVES
+
+    if not args.search and not given:
+        return None
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(SEARCH_KEYS))
+    if unknown:
+        raise FpgaflowError(f"search.{unknown[0]}: unknown key (allowed: {', '.join(SEARCH_KEYS)})")
+    s = {**SEARCH_KEYS, **given}
+    for key in ("trials", "seed"):
+        if getattr(args, key, None) is not None:
+            s[key] = getattr(args, key)
+    if args.objectives:
+        s["objectives"] = [o.strip() for o in args.objectives.split(",")]
+    if args.search:
+        s["algorithm"] = args.search
+    if s["algorithm"] != "nsga2":
+        raise FpgaflowError(f"search.algorithm {s['algorithm']!r}: the search is Optuna's NSGA-II (nsga2)")
+    _int(s["trials"], "search.trials", 1)
+    if len(s["objectives"]) < 2 or any(o not in OBJECTIVES for o in s["objectives"]):
+        raise FpgaflowError(f"search.objectives {','.join(s['objectives'])}: two or more of {', '.join(OBJECTIVES)}")
+    s["space"] = dict(space)
+    if len(backends) > 1 and "backend" not in space:  # one backend per trial: its figures are the objectives
+        s["space"]["backend"] = list(backends)
+    return s
+
+
+def sweep_folder(build_dir, design: str, name: str) -> Path:
+    return Path(build_dir).resolve() / design / "sweep" / name
+
+
+def _stored(folder: Path, s: dict, resume: bool, force: bool) -> None:
+    """A sweep folder holds one sweep: --resume continues it with the same settings."""
+    saved = folder / "sweep.json"
+    wanted = dict(s)
+    if saved.is_file() and not force:
+        if not resume:
+            raise FpgaflowError(f"{folder} holds an earlier sweep: --resume finishes it, --force starts it again, "
+                                f"--name picks another")
+        old = json.loads(saved.read_text())
+        for k in wanted:
+            if json.dumps(old.get(k), sort_keys=True) != json.dumps(wanted[k], sort_keys=True):
+                raise FpgaflowError(f"--resume: {k} differs from the stored sweep's ({old.get(k)} there, {wanted[k]} "
+                                    f"now); --force starts it again")
+    elif resume and not saved.is_file():
+        raise FpgaflowError(f"--resume: no sweep in {folder} to resume")
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(saved, json.dumps(wanted, indent=1) + "\n")
+
+
+def job_of(design, s: dict, folder: Path) -> dict:
+    """What every trial needs, shipped to it by Ray: the spec with an absolute data path (a point's
+    design lives in the sweep folder, not beside the original)."""
+    spec = json.loads(json.dumps(design.spec))
+    path = spec["dataset"].get("path")
+    if path and not Path(path).is_absolute():
+        spec["dataset"]["path"] = str((design.dir / path).resolve())
+    return {"design": design.name, "spec": spec, "folder": str(folder), "search": s["search"] is not None,
+            **{k: s[k] for k in ("backends", "epochs", "steps", "images", "cpus_per_trial")}}
+
+
+def run_sweep(args) -> int:
+    from ..core.spec import load_design
+    from .page import write_page
+
+    design = load_design(args.design)
+    if design.framework.imported:
+        raise FpgaflowError(f"{design.name} is an imported model (fixed weights): a sweep trains every point; "
+                            f"sweep the folding of it with `fpgaflow report {design.name} --sweep-fps`")
+    s = settings(args, design)
+    if s["steps"] is not None and not design.framework.scaled_training:
+        raise FpgaflowError(f"--steps: {design.framework.name} training counts epochs; use --epochs")
+    points = grid_points(s["space"]) if s["search"] is None else []
+    check_points(design.spec, points, s["backends"])
+    if s["search"]:  # every choice on its own: combinations are checked as trials start
+        check_points(design.spec, [{k: v} for k, vs in s["search"]["space"].items() for v in vs], s["backends"])
+    folder = sweep_folder(args.build_dir, design.name, s["name"])
+    _stored(folder, s, args.resume, args.force)
+    job = job_of(design, s, folder)
+    log = folder / "results.jsonl"
+    done = {r["hash"]: r for r in results.read(log) if results.finished(r)}
+    todo = [p for p in points if point_hash(point_spec(design.spec, p), p, job) not in done]
+    total = len(points) if points else s["search"]["trials"]
+    left = len(todo) if points else max(0, total - len(done))
+    t0 = time.time()
+    ok = True
+    if left == 0:
+        print(f"{design.name}/{s['name']}: all {total} points done before; nothing to run")
+    else:
+        steps = "" if s["steps"] is None else f", at most {s['steps']} steps"
+        print(f"{design.name}/{s['name']}: {left} of {total} points to run on Ray "
+              f"({args.address or 'local'}; {s['cpus_per_trial']} CPU per trial; {s['epochs']} epoch(s){steps}; "
+              f"{'+'.join(s['backends'])}; bit-exact on {s['images']} test images)")
+        ok = _run(job, todo, left, log, args, s["search"], list(done.values()))
+    records = results.read(log)
+    results.write_pareto(folder, records)
+    page = write_page(folder, design.name, s, records)
+    print(results.front_table(records))
+    return _summary(records, page, folder, time.time() - t0, ok, left)
+
+
+def _run(job, todo, left, log, args, search, done) -> bool:
+    from tqdm import tqdm
+
+    from .ray_run import run
+
+    bar = tqdm(total=left, desc="points", unit="point", disable=args.no_progress)
+
+    def on_record(record):
+        results.append(log, record)
+        bar.update(1)
+        bar.write(_line(record))
+
+    def on_lost(point, why):  # the trial's process died: no record came from it
+        h = point_hash(point_spec(job["spec"], point), point, job)
+        on_record({"point": point, "hash": h, "accuracy": None, "seconds": None, "error": why, "backends": {},
+                   "folder": str(folder_of(job, h))})
+
+    try:
+        return run(job, todo, on_record, on_lost, address=args.address, search=search, done=done) == left
+    finally:
+        bar.close()
+
+
+def _line(r: dict) -> str:
+    head = f"  [{r['hash'][:8]}] {results.settings(r['point'])}: "
+    if r["error"]:
+        return head + f"FAILED: {r['error']}"
+    parts = [f"accuracy {r['accuracy']:.4f}"]
+    for name, be in r["backends"].items():
+        if be["error"]:
+            parts.append(f"{name} FAILED: {be['error']}")
+        else:
+            res = be["resources"]
+            parts.append(f"{name} {'exact' if be['exact'] else 'NOT EXACT'} {be['n'] - be['mismatches']}/{be['n']}, "
+                         f"{res['LUT'] if res['LUT'] is not None else '-'} LUT, {res['DSP']} DSP, "
+                         f"{be['fps']:,.0f} frames/s")
+    return head + "; ".join(parts) + f" ({r['seconds']} s)"
+
+
+def _summary(records, page, folder, seconds, ok, ran) -> int:
+    failed = [r for r in records if not results.finished(r)]
+    inexact = [r for r in records if results.finished(r) and not all(be["exact"] for be in r["backends"].values())]
+    print(f"{len(records)} points: {len(records) - len(failed)} ran to the end ({len(records) - len(failed) - len(inexact)}"
+          f" bit-exact on every backend), {len(failed)} failed"
+          + (f", {len(inexact)} NOT bit-exact" if inexact else "")
+          + (f"; {seconds:.0f} s" if ran else "") + f"; wrote {folder / 'results.jsonl'}, pareto.json, {page.name}")
+    if not ok:
+        print("interrupted: `--resume` runs what is left")
+        return 130
+    return 1 if failed or inexact else 0
