@@ -215,6 +215,8 @@ def add_sweep_command(sub) -> None:
     s.add_argument("--steps", type=int, help="at most this many optimizer steps per point (Brevitas designs)")
     s.add_argument("-n", "--images", type=int, help="test images each backend is verified on, bit for bit (default 200)")
     s.add_argument("--cpus-per-trial", type=int, help="CPUs Ray reserves for each point (default 1)")
+    s.add_argument("--memory-gb", type=float, help="memory Ray reserves for each point, in GB (default: none "
+                                                   "reserved; results record each point's peak)")
     s.add_argument("--address", help="a running Ray cluster: ray://head:10001 (Ray Client) or head:6379 on one of "
                                       "its nodes (default: a local Ray instance on this machine)")
     s.add_argument("--resume", action="store_true", help="finish the sweep of that name: points that ended are "

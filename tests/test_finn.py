@@ -344,9 +344,8 @@ def test_sweep_of_targets_draws_throughput_against_resources(built_finn, tmp_pat
     """report --sweep-fps: both backends folded for each target (estimates), the points in
     sweep-fps.json and drawn on the report page, which a real browser renders without errors."""
     import shutil
-    import subprocess
 
-    from test_reports import chromium
+    from test_reports import chromium, console_errors, headless_dom
 
     build = tmp_path / "build"
     shutil.copytree(built_finn, build, symlinks=True)
@@ -364,13 +363,10 @@ def test_sweep_of_targets_draws_throughput_against_resources(built_finn, tmp_pat
     if chromium() is None:
         pytest.skip("needs Debian's chromium for the page check")
     page = build / "lenet" / "report.html"
-    p = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-                        "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-                       capture_output=True, text=True, timeout=120)
+    p = headless_dom(page, tmp_path / "profile")
     assert 'data-ready="1"' in p.stdout and '<pre id="errors"></pre>' in p.stdout, p.stderr[-2000:]
     assert p.stdout.count('class="chart sweep"') == 3  # LUT, DSP, BRAM_18K against frames/s
-    assert [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l] == []
+    assert console_errors(p) == []
 
 
 def test_yosys_per_rtl_layer_next_to_finns_estimate(built_finn, tmp_path):

@@ -249,24 +249,32 @@ def chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def headless_dom(page: Path, profile: Path) -> subprocess.CompletedProcess:
+    """The page as headless Chromium leaves it after its scripts ran: the DOM on stdout, the
+    console on stderr."""
+    return subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+                           "--virtual-time-budget=3000", "--dump-dom", Path(page).as_uri()],
+                          capture_output=True, text=True, timeout=120)
+
+
+def console_errors(p: subprocess.CompletedProcess) -> list[str]:
+    return [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
+
+
 @pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (make test installs it where apt-get works)")
 def test_html_page_in_a_real_headless_browser(tmp_path):
     html = tmp_path / "report.html"
     r = run_cli("report", str(FIX / "ece226_vitis2024"), "--html", str(html))
     assert r.returncode == 0, r.stderr
-    profile = tmp_path / "profile"
-    p = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-                        "--virtual-time-budget=3000", "--dump-dom", html.as_uri()],
-                       capture_output=True, text=True, timeout=120)
+    p = headless_dom(html, tmp_path / "profile")
     dom = p.stdout
     assert 'data-ready="1"' in dom, p.stderr[-2000:]
     charts = int(dom.split('data-charts="')[1].split('"')[0])
     assert charts >= 6 and dom.count("<svg") == charts  # utilisation, 4 resources, latency
     assert '<pre id="errors"></pre>' in dom
-    console = [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
-    assert console == []
+    assert console_errors(p) == []
 
 
 def test_every_report_of_the_calibration_set_reads():

@@ -80,6 +80,26 @@ def test_each_point_is_checked_as_a_design_file_and_named_by_its_whole_spec(lene
         point_spec(lenet.spec, {"quant.weight_bits": 1})
 
 
+def test_driver_and_trial_name_a_point_alike_and_hardware_keys_share_a_training(lenet, tmp_path):
+    """lenet's dataset.path is relative to its folder: the job makes it absolute for the trials,
+    and the driver's --resume must hash the point as the trial does."""
+    from fpgaflow.explore.command import job_of
+    from fpgaflow.explore.point import job_hash, point_design
+    from fpgaflow.explore.space import train_hash, training_first
+
+    s = {"backends": ["hls4ml"], "epochs": 1, "steps": None, "images": 200, "cpus_per_trial": 1, "memory_gb": None,
+         "search": None}
+    job = job_of(lenet, s, tmp_path)
+    assert Path(job["spec"]["dataset"]["path"]).is_absolute()
+    point = {"quant.weight_bits": 3, "target.fps": 20000}
+    design, h = point_design(job, point)
+    assert job_hash(job, point) == h and design.dir == tmp_path / "points" / h / "design"
+    a, b = (point_spec(job["spec"], {"quant.weight_bits": 3, "target.fps": f}) for f in (10000, 100000))
+    assert train_hash(a, s) == train_hash(b, s) != train_hash(point_spec(job["spec"], {"quant.weight_bits": 2}), s)
+    points = grid_points({"quant.weight_bits": [2, 3], "target.fps": [10000, 100000]})
+    assert [p["target.fps"] for p in training_first(job["spec"], points, s)] == [10000, 10000, 100000, 100000]
+
+
 def test_bad_sweeps_are_one_line_and_write_nothing(tmp_path, capsys):
     from fpgaflow.cli import main
 
@@ -163,7 +183,7 @@ def test_a_killed_trial_is_recorded_the_other_finishes_and_resume_completes_it(s
     assert lines[-1]["error"] is None and lines[-1]["backends"]["hls4ml"]["exact"] is True
     assert (_points(build) / killed / "result.json").is_file()
 
-    r = run_cli("--build-dir", str(build), *SWEEP, "--resume", env=env)
+    r = run_cli("--build-dir", str(build), "sweep", "tiny", "--name", "kill", "--resume", env=env)  # its own settings
     assert r.returncode == 0 and "nothing to run" in r.stdout, r.stdout + r.stderr
     assert len(log.read_text().splitlines()) == 3
     pareto = json.loads((log.parent / "pareto.json").read_text())
@@ -173,7 +193,7 @@ def test_a_killed_trial_is_recorded_the_other_finishes_and_resume_completes_it(s
 
 @pytest.mark.slow
 def test_sweep_page_in_a_real_headless_browser(space):
-    from test_reports import chromium
+    from test_reports import chromium, console_errors, headless_dom
 
     if chromium() is None:
         pytest.skip("needs Debian's chromium for the page check")
@@ -181,17 +201,13 @@ def test_sweep_page_in_a_real_headless_browser(space):
     page = root / "build" / "tiny" / "sweep" / "kill" / "sweep.html"
     if not page.is_file():
         pytest.skip("needs the sweep of the killed-trial test")
-    p = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={root / 'profile'}", "--enable-logging=stderr", "--v=0",
-                        "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-                       capture_output=True, text=True, timeout=120)
+    p = headless_dom(page, root / "profile")
     dom = p.stdout
     assert 'data-ready="1"' in dom, p.stderr[-2000:]
     assert 'data-charts="5"' in dom and 'data-rows="2"' in dom and 'data-agrees="true"' in dom
     assert 'data-drawn="2"' in dom and dom.count('class="point"') == 10  # 2 points x 5 charts
     assert '<pre id="errors"></pre>' in dom
-    assert [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l] == []
+    assert console_errors(p) == []
 
 
 @pytest.mark.slow
@@ -224,13 +240,21 @@ def load_design_in(designs: Path, name: str):
 
 
 @pytest.mark.slow
-def test_multi_objective_search_runs_optuna_nsga2_trials_on_ray(space):
+def test_multi_objective_search_runs_optuna_nsga2_trials_on_ray_and_resume_extends_it(space):
     root, env = space
     build = root / "build"
-    r = run_cli("--build-dir", str(build), "sweep", "tiny", "--grid", "weight_bits=2,3,4", "act_bits=2,4",
+    r = run_cli("--build-dir", str(build), "sweep", "tiny", "--grid", "weight_bits=2,3,4,5,6", "act_bits=2,3,4,5",
                 "--search", "nsga2", "--trials", "2", "--objectives", "accuracy,LUT", "--steps", "20", "-n", "20",
                 "--backend", "hls4ml", "--name", "search", "--no-progress", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    lines = [json.loads(l) for l in (build / "tiny" / "sweep" / "search" / "results.jsonl").read_text().splitlines()]
+    log = build / "tiny" / "sweep" / "search" / "results.jsonl"
+    lines = [json.loads(l) for l in log.read_text().splitlines()]
     assert len(lines) == 2 and all(l["backends"]["hls4ml"]["exact"] for l in lines)
     assert all(set(l["point"]) == {"quant.weight_bits", "quant.act_bits"} for l in lines)
+    # a larger budget: the two earlier points go to the sampler from their records, one new trial runs
+    r = run_cli("--build-dir", str(build), "sweep", "tiny", "--name", "search", "--resume", "--trials", "3",
+                "--no-progress", env=env)
+    assert r.returncode == 0 and "1 of 3 points to run" in r.stdout, r.stdout + r.stderr
+    after = [json.loads(l) for l in log.read_text().splitlines()]
+    assert after[:2] == lines and len(after) == 3 and after[2]["hash"] not in {l["hash"] for l in lines}
+    assert after[2]["backends"]["hls4ml"]["exact"] and "cached" not in after[2]

@@ -10,8 +10,11 @@ on Ray, and what it leaves: results.jsonl, pareto.json, sweep.html and the front
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -20,13 +23,13 @@ import yaml
 from ..core.atomic import atomic_write_text
 from ..core.errors import FpgaflowError
 from . import results
-from .point import folder_of
-from .space import add, check_points, grid_points, parse_grid, point_hash, point_spec
+from .point import folder_of, job_hash
+from .space import add, check_points, grid_points, parse_grid, training_first
 
 SWEEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-FILE_KEYS = {"name", "grid", "search", "backends", "epochs", "steps", "images", "cpus_per_trial"}
+FILE_KEYS = {"name", "grid", "search", "backends", "epochs", "steps", "images", "cpus_per_trial", "memory_gb"}
 SEARCH_KEYS = {"algorithm": "nsga2", "trials": 20, "objectives": ["accuracy", "LUT"], "seed": 0}
-DEFAULTS = {"epochs": 1, "steps": None, "images": 200, "cpus_per_trial": 1}
+DEFAULTS = {"epochs": 1, "steps": None, "images": 200, "cpus_per_trial": 1, "memory_gb": None}
 
 
 def read_file(path: str) -> dict:
@@ -60,9 +63,11 @@ def settings(args, design) -> dict:
 
     f = read_file(args.config) if args.config else {}
     space = parse_grid(args.grid or [])
-    for key, values in (f.get("grid") or {}).items():
-        if not args.grid:
-            add(space, str(key), values if isinstance(values, list) else [values], f"grid.{key}")
+    grid = {} if args.grid else f.get("grid") or {}  # --grid replaces the file's whole grid
+    if not isinstance(grid, dict):
+        raise FpgaflowError(f"grid: expected a mapping of keys to lists of values, got {grid!r}")
+    for key, values in grid.items():
+        add(space, str(key), values if isinstance(values, list) else [values], f"grid.{key}")
     if not space:
         raise FpgaflowError("nothing to sweep: give --grid KEY=V1,V2 ... or a --config file with a grid")
     s = {k: f.get(k, v) for k, v in DEFAULTS.items()}
@@ -73,9 +78,14 @@ def settings(args, design) -> dict:
     s["steps"] = _int(s["steps"], "steps", 1)
     s["images"] = _int(s["images"], "images", 1)
     s["cpus_per_trial"] = _int(s["cpus_per_trial"], "cpus_per_trial", 1)
+    if s["memory_gb"] is not None and (isinstance(s["memory_gb"], bool) or not isinstance(s["memory_gb"], (int, float))
+                                       or s["memory_gb"] <= 0):
+        raise FpgaflowError(f"memory_gb: expected a positive number of GB, got {s['memory_gb']!r}")
     names = args.backend.split(",") if args.backend else f.get("backends") or [b.name for b in for_framework(
         design.framework.name)]
-    s["backends"] = [get_backend(n.strip()).name for n in names]
+    if not isinstance(names, list):
+        raise FpgaflowError(f"backends: expected a list, e.g. [hls4ml, finn], got {names!r}")
+    s["backends"] = [get_backend(str(n).strip()).name for n in names]
     for b in s["backends"]:
         get_backend(b).check(design)
     s["name"] = args.name or f.get("name") or "sweep"
@@ -126,9 +136,9 @@ def _stored(folder: Path, s: dict, resume: bool, force: bool) -> None:
         if not resume:
             raise FpgaflowError(f"{folder} holds an earlier sweep: --resume finishes it, --force starts it again, "
                                 f"--name picks another")
-        old = json.loads(saved.read_text())
-        for k in wanted:
-            if json.dumps(old.get(k), sort_keys=True) != json.dumps(wanted[k], sort_keys=True):
+        old = _comparable(json.loads(saved.read_text()))
+        for k, v in _comparable(wanted).items():
+            if json.dumps(old.get(k), sort_keys=True) != json.dumps(v, sort_keys=True):
                 raise FpgaflowError(f"--resume: {k} differs from the stored sweep's ({old.get(k)} there, {wanted[k]} "
                                     f"now); --force starts it again")
     elif resume and not saved.is_file():
@@ -139,6 +149,21 @@ def _stored(folder: Path, s: dict, resume: bool, force: bool) -> None:
     atomic_write_text(saved, json.dumps(wanted, indent=1) + "\n")
 
 
+def _comparable(s: dict) -> dict:
+    """What must not change on --resume: everything but a search's budget (it may grow)."""
+    s = json.loads(json.dumps(s))
+    if s.get("search"):
+        s["search"].pop("trials", None)
+    return s
+
+
+def _stored_settings(folder: Path) -> dict:
+    saved = folder / "sweep.json"
+    if not saved.is_file():
+        raise FpgaflowError(f"--resume: no sweep in {folder} (--name names it; --grid or --config describe a new one)")
+    return json.loads(saved.read_text())
+
+
 def job_of(design, s: dict, folder: Path) -> dict:
     """What every trial needs, shipped to it by Ray: the spec with an absolute data path (a point's
     design lives in the sweep folder, not beside the original)."""
@@ -147,7 +172,7 @@ def job_of(design, s: dict, folder: Path) -> dict:
     if path and not Path(path).is_absolute():
         spec["dataset"]["path"] = str((design.dir / path).resolve())
     return {"design": design.name, "spec": spec, "folder": str(folder), "search": s["search"] is not None,
-            **{k: s[k] for k in ("backends", "epochs", "steps", "images", "cpus_per_trial")}}
+            **{k: s[k] for k in ("backends", "epochs", "steps", "images", "cpus_per_trial", "memory_gb")}}
 
 
 def run_sweep(args) -> int:
@@ -158,7 +183,12 @@ def run_sweep(args) -> int:
     if design.framework.imported:
         raise FpgaflowError(f"{design.name} is an imported model (fixed weights): a sweep trains every point; "
                             f"sweep the folding of it with `fpgaflow report {design.name} --sweep-fps`")
-    s = settings(args, design)
+    if args.resume and not args.grid and not args.config:  # the stored sweep's own settings
+        s = _stored_settings(sweep_folder(args.build_dir, design.name, args.name or "sweep"))
+        if s["search"] and args.trials:
+            s["search"]["trials"] = _int(args.trials, "--trials", 1)
+    else:
+        s = settings(args, design)
     if s["steps"] is not None and not design.framework.scaled_training:
         raise FpgaflowError(f"--steps: {design.framework.name} training counts epochs; use --epochs")
     points = grid_points(s["space"]) if s["search"] is None else []
@@ -170,7 +200,7 @@ def run_sweep(args) -> int:
     job = job_of(design, s, folder)
     log = folder / "results.jsonl"
     done = {r["hash"]: r for r in results.read(log) if results.finished(r)}
-    todo = [p for p in points if point_hash(point_spec(design.spec, p), p, job) not in done]
+    todo = training_first(job["spec"], [p for p in points if job_hash(job, p) not in done], job)
     total = len(points) if points else s["search"]["trials"]
     left = len(todo) if points else max(0, total - len(done))
     t0 = time.time()
@@ -182,7 +212,8 @@ def run_sweep(args) -> int:
         print(f"{design.name}/{s['name']}: {left} of {total} points to run on Ray "
               f"({args.address or 'local'}; {s['cpus_per_trial']} CPU per trial; {s['epochs']} epoch(s){steps}; "
               f"{'+'.join(s['backends'])}; bit-exact on {s['images']} test images)")
-        ok = _run(job, todo, left, log, args, s["search"], list(done.values()))
+        # a search's earlier points run again as trials that return their stored records at once
+        ok = _run(job, todo, left if points else total, log, args, s["search"], list(done.values()))
     records = results.read(log)
     results.write_pareto(folder, records)
     page = write_page(folder, design.name, s, records)
@@ -190,27 +221,62 @@ def run_sweep(args) -> int:
     return _summary(records, page, folder, time.time() - t0, ok, left)
 
 
-def _run(job, todo, left, log, args, search, done) -> bool:
+def _run(job, todo, expected, log, args, search, done) -> bool:
     from tqdm import tqdm
 
     from .ray_run import run
 
-    bar = tqdm(total=left, desc="points", unit="point", disable=args.no_progress)
+    bar = tqdm(total=expected, desc="points", unit="point", disable=args.no_progress)
+
+    earlier = {r["hash"] for r in done}
 
     def on_record(record):
-        results.append(log, record)
         bar.update(1)
+        if record.get("cached") and record["hash"] in earlier:
+            return  # a search's earlier point, handed to the sampler again: on record already
+        results.append(log, record)
         bar.write(_line(record))
 
     def on_lost(point, why):  # the trial's process died: no record came from it
-        h = point_hash(point_spec(job["spec"], point), point, job)
+        h = job_hash(job, point)
         on_record({"point": point, "hash": h, "accuracy": None, "seconds": None, "error": why, "backends": {},
                    "folder": str(folder_of(job, h))})
 
+    stop = threading.Event()
+    threading.Thread(target=_watch, args=(Path(job["folder"]) / "points", bar, stop), daemon=True).start()
     try:
-        return run(job, todo, on_record, on_lost, address=args.address, search=search, done=done) == left
+        return run(job, todo, on_record, on_lost, address=args.address, search=search, done=done) == expected
     finally:
+        stop.set()
         bar.close()
+
+
+def _watch(points: Path, bar, stop: threading.Event) -> None:
+    """The running points' stages on the progress bar (from their status.json): a point takes
+    minutes, and the bar should say where each one is."""
+    while not stop.wait(2.0):
+        running = []
+        for st in sorted(points.glob("*/status.json")):
+            try:
+                s = json.loads(st.read_text())
+            except (OSError, ValueError):
+                continue
+            if s["stage"] != "done" and _alive(s):
+                running.append(f"{st.parent.name[:8]} {s['stage']} {time.time() - s['since']:.0f}s")
+        bar.set_postfix_str(", ".join(running), refresh=True)
+
+
+def _alive(status: dict) -> bool:
+    """False for a point whose process on this machine is gone (killed: its status went stale)."""
+    if status.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(status["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _line(r: dict) -> str:
@@ -226,7 +292,8 @@ def _line(r: dict) -> str:
             parts.append(f"{name} {'exact' if be['exact'] else 'NOT EXACT'} {be['n'] - be['mismatches']}/{be['n']}, "
                          f"{res['LUT'] if res['LUT'] is not None else '-'} LUT, {res['DSP']} DSP, "
                          f"{be['fps']:,.0f} frames/s")
-    return head + "; ".join(parts) + f" ({r['seconds']} s)"
+    reused = " training reused," if r.get("trained", {}).get("reused") else ""
+    return head + "; ".join(parts) + f" ({reused} {r['seconds']} s)".replace("( ", "(")
 
 
 def _summary(records, page, folder, seconds, ok, ran) -> int:

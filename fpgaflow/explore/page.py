@@ -17,12 +17,23 @@ LEFT, TOP, WIDTH, HEIGHT = 70, 30, 520, 280
 
 
 def _scale(values: list[float], log: bool):
+    """(value -> 0..1, value at 0..1 -> value): padded, and never below 0 for counts."""
     lo, hi = min(values), max(values)
     if log:
         lo, hi = math.log10(lo), math.log10(hi)
     pad = (hi - lo) * 0.08 or (abs(hi) * 0.05 or 1)
     lo, hi = lo - pad, hi + pad
-    return lambda v: ((math.log10(v) if log else v) - lo) / (hi - lo), (lo, hi)
+    if not log and min(values) >= 0:
+        lo = max(lo, 0.0)
+
+    def back(t):
+        v = lo + t * (hi - lo)
+        return 10 ** v if log else v
+    return (lambda v: ((math.log10(v) if log else v) - lo) / (hi - lo)), back
+
+
+def _label(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
 def _chart(pair, items: list[dict], backends: list[str]) -> str:
@@ -41,20 +52,20 @@ def _chart(pair, items: list[dict], backends: list[str]) -> str:
     xs = [results.value(e["record"], e["figures"], xname) for e in pts]
     ys = [e["record"]["accuracy"] for e in pts]
     log = min(xs) > 0 and max(xs) / min(xs) > 20
-    fx, (x0, x1) = _scale(xs, log)
-    fy, (y0, y1) = _scale(ys, False)
+    fx, x_at = _scale(xs, log)
+    fy, y_at = _scale(ys, False)
 
     def at(e):
         return (LEFT + WIDTH * fx(results.value(e["record"], e["figures"], xname)),
                 TOP + HEIGHT - HEIGHT * fy(e["record"]["accuracy"]))
 
     axis = f"{xname}{' (log)' if log else ''}"
-    out += [f'<text x="{LEFT + WIDTH / 2}" y="{TOP + HEIGHT + 36}" text-anchor="middle" font-size="12">{axis}</text>',
-            f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end" font-size="11">{y1:.3f}</text>',
-            f'<text x="{LEFT - 6}" y="{TOP + HEIGHT}" text-anchor="end" font-size="11">{y0:.3f}</text>',
-            f'<text x="{LEFT}" y="{TOP + HEIGHT + 16}" font-size="11">{(10 ** x0 if log else x0):,.4g}</text>',
-            f'<text x="{LEFT + WIDTH}" y="{TOP + HEIGHT + 16}" text-anchor="end" font-size="11">'
-            f'{(10 ** x1 if log else x1):,.4g}</text>']
+    out.append(f'<text x="{LEFT + WIDTH / 2}" y="{TOP + HEIGHT + 36}" text-anchor="middle" font-size="12">{axis}</text>')
+    for t in (0, 0.25, 0.5, 0.75, 1):
+        out.append(f'<text x="{LEFT + WIDTH * t:.1f}" y="{TOP + HEIGHT + 16}" text-anchor="middle" font-size="11">'
+                   f'{_label(x_at(t))}</text>')
+        out.append(f'<text x="{LEFT - 6}" y="{TOP + HEIGHT * (1 - t) + 4:.1f}" text-anchor="end" font-size="11">'
+                   f'{y_at(t):.4f}</text>')
     best = results.front(pts, pair)
     if len(best) > 1:  # the front as a staircase: what each cost buys at best
         steps, prev = [], None
@@ -67,7 +78,9 @@ def _chart(pair, items: list[dict], backends: list[str]) -> str:
         out.append(f'<polyline class="front" points="{" ".join(steps)}" fill="none" stroke="#999" '
                    f'stroke-dasharray="4 3"/>')
     on_front = {(e["hash"], e["backend"]) for e in best}
-    for e in pts:
+    # the first backend drawn largest, the others smaller on top: coinciding points stay visible
+    rank = {b: i for i, b in enumerate(backends)}
+    for e in sorted(pts, key=lambda e: rank.get(e["backend"], 0)):
         x, y = at(e)
         colour = COLOURS[backends.index(e["backend"]) % len(COLOURS)] if e["backend"] in backends else "#000"
         edge = ' stroke="#000" stroke-width="2"' if (e["hash"], e["backend"]) in on_front else f' stroke="{colour}"'
@@ -75,7 +88,8 @@ def _chart(pair, items: list[dict], backends: list[str]) -> str:
         tip = (f"{e['backend']} [{e['hash'][:8]}] {results.settings(e['point'])}: accuracy {e['record']['accuracy']:.4f}, "
                f"{xname} {results.value(e['record'], f, xname):,}, LUT {f['resources']['LUT']}, DSP {f['resources']['DSP']}"
                f", {f['fps']:,.0f} frames/s, {f['latency_us']} us")
-        out.append(f'<circle class="point" data-hash="{e["hash"]}" cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}"'
+        radius = max(3, 7 - 2 * rank.get(e["backend"], 0))
+        out.append(f'<circle class="point" data-hash="{e["hash"]}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}"'
                    f'{edge}><title>{html.escape(tip)}</title></circle>')
     for j, b in enumerate(backends):
         out.append(f'<rect x="{LEFT + WIDTH + 20}" y="{TOP + 20 * j}" width="10" height="10" '
@@ -104,14 +118,13 @@ def _table(records: list[dict], backends: list[str]) -> str:
         if r["error"]:
             cells.append(f"FAILED: {r['error']}")
         rows.append(cells)
-    width = len(head) + 1
-
     def cell(v):
         return "" if v is None else html.escape(f"{v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool)
                                                 else str(v))
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return (f'<table id="points"><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}<th>error</th></tr>'
-            f"{body}</table><p class=note>{width} columns; a failed point's error is its last cell.</p>")
+            f"{body}</table><p class=note>A backend that failed shows its error in its first column; a point that "
+            f"failed, in the last.</p>")
 
 
 def write_page(folder: Path, design: str, s: dict, records: list[dict]) -> Path:

@@ -9,6 +9,7 @@ here: the sweep goes on.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import yaml
 
-from ..core.atomic import atomic_write_text
+from ..core.atomic import atomic_dir, atomic_write_text
 from ..core.errors import FpgaflowError
 from ..core.spec import Design
-from .space import point_backends, point_hash, point_spec
+from .space import point_backends, point_hash, point_spec, train_hash
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 
@@ -73,6 +74,12 @@ def point_design(job: dict, point: dict) -> tuple[Design, str]:
     return Design(spec["name"], folder_of(job, h) / "design", spec), h
 
 
+def job_hash(job: dict, point: dict) -> str:
+    """The point's hash as its trial computes it (from the job's spec, its data path absolute):
+    what the driver skips on --resume."""
+    return point_design(job, point)[1]
+
+
 def run_point(job: dict, point: dict) -> dict:
     """The point's record (results.jsonl's line), also written to its folder as result.json."""
     t0 = time.time()
@@ -91,11 +98,10 @@ def run_point(job: dict, point: dict) -> dict:
             _set_threads(job["cpus_per_trial"])
             design.dir.mkdir(exist_ok=True)
             atomic_write_text(design.dir / "design.yaml", yaml.safe_dump(design.spec, sort_keys=False))
-            t = time.time()
-            m = _train(design, job, folder)
+            m, record["trained"] = trained(design, job, folder)
             record["accuracy"] = m["test_accuracy"]
             record["test_images"] = m["test_images"]
-            record["train_seconds"] = round(time.time() - t, 1)
+            record["train_seconds"] = m["seconds"]
             for name in point_backends(point, job["backends"]):
                 status(folder, name)
                 record["backends"][name] = run_backend(design, name, folder / "build", job)
@@ -129,9 +135,27 @@ def _set_threads(cpus: int) -> None:
         pass
 
 
-def _train(design: Design, job: dict, folder: Path) -> dict:
+def trained(design: Design, job: dict, folder: Path) -> tuple[dict, dict]:
+    """(the training's metrics, {hash, reused}): the weights trained for this point, or by an
+    earlier point whose spec differs only in hardware keys (sweep/<name>/trained/<hash>/). A
+    point that needs a training another is running waits for it (a file lock)."""
+    h = train_hash(design.spec, job)
+    cache = Path(job["folder"]) / "trained" / h
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.parent / f".{h}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        reused = (cache / "metrics.json").is_file()
+        if not reused:
+            with atomic_dir(cache) as tmp:  # a killed training leaves nothing that looks done
+                _train(design, job, folder, tmp)
+    for f in cache.iterdir():
+        shutil.copy2(f, design.dir / f.name)
+    return json.loads((cache / "metrics.json").read_text()), {"hash": h, "reused": reused}
+
+
+def _train(design: Design, job: dict, folder: Path, out: Path) -> dict:
     extra = {"max_steps": job["steps"]} if job["steps"] is not None else {}
-    m = design.framework.fn("train")(design, out_dir=design.dir, epochs=job["epochs"],
+    m = design.framework.fn("train")(design, out_dir=out, epochs=job["epochs"],
                                      checkpoint_dir=folder / "train", progress=False, **extra)
     if m is None:
         raise FpgaflowError("training returned no metrics")

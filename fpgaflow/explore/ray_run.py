@@ -5,7 +5,8 @@ Why Tune and not Ray core tasks: the grid and the multi-objective search are one
 declares its CPUs (`tune.with_resources`), a trial whose worker dies is an errored trial while
 the others go on (FailureConfig(max_failures=0): a killed point is recorded, not retried
 blindly), and Tune's driver stops cleanly on Ctrl-C. Results reach the driver as each trial
-reports them; a Tune Callback appends them to results.jsonl at once.
+reports them; a Tune Callback appends them to results.jsonl at once (through Ray Client, where
+Tune's driver runs on the cluster, they are taken from Tune's results when the run ends).
 
 The trainable runs fpgaflow's own code (point.run_point): training, builds and verification
 happen in the trial's worker, on whichever node Ray placed it.
@@ -21,7 +22,7 @@ from typing import Callable
 
 from ..core.errors import FpgaflowError
 
-OBJECTIVES = {  # name -> (Tune mode, where a backend's result holds it)
+OBJECTIVES = {  # what a search can optimize -> Tune's mode for it
     "accuracy": "max", "LUT": "min", "FF": "min", "DSP": "min", "BRAM_18K": "min", "URAM": "min",
     "latency_us": "min", "fps": "max",
 }
@@ -91,7 +92,8 @@ def _why(text: str) -> str:
     return f"the trial failed without a result: {lines[-1][:200] if lines else 'no error text'}"
 
 
-def start(address: str | None, cpus: int) -> None:
+def start(address: str | None, need: dict) -> None:
+    """Ray up (local, or the cluster at `address`), refusing a trial size no node could hold."""
     import ray
 
     env = {k: os.environ[k] for k in ("FPGAFLOW_DATA", "FPGAFLOW_DESIGNS") if k in os.environ}
@@ -101,17 +103,20 @@ def start(address: str | None, cpus: int) -> None:
         ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise FpgaflowError(f"--address {address}: cannot connect to Ray ({str(e).strip().splitlines()[0]})") from None
-    have = ray.cluster_resources().get("CPU", 0)
-    if have < cpus:
-        ray.shutdown()
-        raise FpgaflowError(f"--cpus-per-trial {cpus}: the Ray {'cluster' if address else 'instance'} has "
-                            f"{have:g} CPUs, no trial could ever start")
+    have = ray.cluster_resources()
+    where = "cluster" if address else "local Ray instance"
+    for key, flag, unit in (("CPU", "--cpus-per-trial", 1), ("memory", "--memory-gb", 2**30)):
+        want = need.get(key.lower())
+        if want and have.get(key, 0) < want:
+            ray.shutdown()
+            raise FpgaflowError(f"{flag} {want / unit:g}: the {where} has {have.get(key, 0) / unit:g}, no trial "
+                                f"could ever start")
 
 
 def run(job: dict, todo: list[dict], on_record, on_lost, address: str | None = None, search: dict | None = None,
         done: list[dict] | None = None) -> int:
     """Run the points (grid: `todo`; search: `search['trials']` trials over `search['space']`,
-    warm-started with the records `done`); the number of points that ended (recorded)."""
+    the records `done` among them); the number of points that ended (recorded)."""
     import ray
     from ray import tune
 
@@ -119,15 +124,20 @@ def run(job: dict, todo: list[dict], on_record, on_lost, address: str | None = N
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV files per trial
     for name in ("ray", "ray.tune", "ray.air", "ray.train"):  # a failed point is our one line, not Tune's traceback
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    start(address, job["cpus_per_trial"])
+    need = {"cpu": job["cpus_per_trial"]}
+    if job.get("memory_gb"):  # Ray then places no more trials on a node than its memory holds
+        need["memory"] = int(job["memory_gb"] * 2**30)
+    start(address, need)
     try:
         recorder = _recorder(on_record, on_lost)
-        fn = tune.with_resources(tune.with_parameters(trainable, job=job), {"cpu": job["cpus_per_trial"]})
+        # a fresh process per point (reuse_actors=False below): its peak memory is its own and no
+        # state of one point reaches the next
+        fn = tune.with_resources(tune.with_parameters(trainable, job=job), need)
         if search:
-            param_space, tune_config = _search(search, done or [], job)
+            param_space, tune_config = _search(search, done or [])
         else:
             param_space = {"point": tune.grid_search(todo)}
-            tune_config = tune.TuneConfig(num_samples=1)
+            tune_config = tune.TuneConfig(num_samples=1, reuse_actors=False)
         # through Ray Client (ray://) Tune's driver runs on the cluster, callbacks with it: the
         # records are then taken from the results when the sweep ends
         client = bool(address and address.startswith("ray://"))
@@ -149,28 +159,22 @@ def run(job: dict, todo: list[dict], on_record, on_lost, address: str | None = N
         ray.shutdown()
 
 
-def _search(search: dict, done: list[dict], job: dict):
-    """Optuna's NSGA-II over the space's choices, the objectives as Tune metrics; earlier records
-    (--resume) given to the study as evaluated points."""
+def _search(search: dict, done: list[dict]):
+    """Optuna's NSGA-II over the space's choices, the objectives as Tune metrics. On --resume the
+    earlier points come first (enqueued): their trials return their stored records at once
+    (point.run_point), so the sampler learns them through the same path as new ones."""
     import optuna
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its study-created lines would break the bar
     names = search["objectives"]
-    modes = [OBJECTIVES[n] for n in names]
-    points, rewards = [], []
-    for r in done:
-        m = metrics(r)
-        if all(n in m for n in names):
-            points.append(dict(r["point"]))
-            rewards.append([m[n] for n in names])
     # NSGA-II samples its first generation at random: a generation of a third of the budget (at
-    # least 2) leaves room for the later, selected ones
-    population = max(2, min(50, search["trials"] // 3))
-    sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=search["seed"])
-    searcher = OptunaSearch(metric=names, mode=modes, sampler=sampler,
-                            points_to_evaluate=points or None, evaluated_rewards=rewards or None)
+    # least 4, at most Optuna's default 50) leaves room for the later, selected ones
+    population = max(4, min(50, search["trials"] // 3))
+    # resumed: seeded past the earlier points, or the sampler would draw the first run's points again
+    sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=search["seed"] + len(done))
+    searcher = OptunaSearch(metric=names, mode=[OBJECTIVES[n] for n in names], sampler=sampler,
+                            points_to_evaluate=[dict(r["point"]) for r in done] or None)
     space = {k: tune.choice(v) for k, v in search["space"].items()}
-    left = max(0, search["trials"] - len(done))
-    return space, tune.TuneConfig(search_alg=searcher, num_samples=left)
-
+    return space, tune.TuneConfig(search_alg=searcher, num_samples=search["trials"], reuse_actors=False)

@@ -63,8 +63,8 @@ def entries(records: list[dict]) -> list[dict]:
 
 
 def front(items: list[dict], pair) -> list[dict]:
-    """The entries no other entry beats on both objectives of `pair` (and equals on neither...
-    i.e. the non-dominated ones), sorted by the second objective."""
+    """The non-dominated entries for `pair`: none other is at least as good on both objectives
+    and better on one. Sorted by the second objective."""
     def key(e):
         return [value(e["record"], e["figures"], n) * (1 if s == "max" else -1) for n, s in pair]
 

@@ -30,6 +30,9 @@ ALIASES = {
 BACKEND_KEY = "backend"
 # sections whose change would make a different design, not a variant of this one
 FIXED = ("name", "description", "framework", "source", "dataset", "layers")
+# sections that change the hardware, not the trained weights: points differing only there share
+# one training
+HARDWARE = ("target", "hls4ml", "finn", "budget")
 
 
 def canonical(key: str) -> str:
@@ -146,3 +149,23 @@ def point_hash(spec: dict, point: dict, settings: dict) -> str:
                        "epochs": settings["epochs"], "steps": settings["steps"], "images": settings["images"]},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train_hash(spec: dict, settings: dict) -> str:
+    """Names a point's training: the spec without its hardware sections, and the training length."""
+    spec = {k: v for k, v in spec.items() if k not in ("name", "description", *HARDWARE)}
+    blob = json.dumps({"spec": spec, "epochs": settings["epochs"], "steps": settings["steps"]}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def training_first(base: dict, points: list[dict], settings: dict) -> list[dict]:
+    """The points reordered so that those sharing a training come apart: every distinct training
+    first, the points that reuse one after (they then find it done instead of waiting for it)."""
+    seen: dict[str, int] = {}
+    ranked = []
+    for i, p in enumerate(points):
+        h = train_hash(point_spec(base, p), settings)
+        seen[h] = seen.get(h, -1) + 1
+        ranked.append((seen[h], i, p))
+    return [p for _, _, p in sorted(ranked, key=lambda t: t[:2])]
