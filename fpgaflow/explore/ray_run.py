@@ -92,6 +92,15 @@ def _why(text: str) -> str:
     return f"the trial failed without a result: {lines[-1][:200] if lines else 'no error text'}"
 
 
+def _token_mode(address: str | None) -> None:
+    """`ray start` clusters check a token; a driver joining one sends it only in token mode, read
+    when ray is imported: set before that, where a token is at hand."""
+    token = os.environ.get("RAY_AUTH_TOKEN") or Path(os.environ.get("RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token")
+                                                      ).expanduser().is_file()
+    if address and token and "RAY_AUTH_MODE" not in os.environ:
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def start(address: str | None, need: dict) -> None:
     """Ray up (local, or the cluster at `address`), refusing a trial size no node could hold."""
     import ray
@@ -102,7 +111,9 @@ def start(address: str | None, need: dict) -> None:
     try:
         ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise FpgaflowError(f"--address {address}: cannot connect to Ray ({str(e).strip().splitlines()[0]})") from None
+        raise FpgaflowError(f"--address {address}: cannot connect to Ray ({str(e).strip().splitlines()[0]}); a "
+                            f"cluster from `ray start` checks a token: copy the head's ~/.ray/auth_token here or set "
+                            f"RAY_AUTH_TOKEN") from None
     have = ray.cluster_resources()
     where = "cluster" if address else "local Ray instance"
     for key, flag, unit in (("CPU", "--cpus-per-trial", 1), ("memory", "--memory-gb", 2**30)):
@@ -117,6 +128,7 @@ def run(job: dict, todo: list[dict], on_record, on_lost, address: str | None = N
         done: list[dict] | None = None) -> int:
     """Run the points (grid: `todo`; search: `search['trials']` trials over `search['space']`,
     the records `done` among them); the number of points that ended (recorded)."""
+    _token_mode(address)
     import ray
     from ray import tune
 
