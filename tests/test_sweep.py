@@ -34,7 +34,7 @@ layers:
 train: {seed: 0, epochs: 1, batch_size: 64, lr: 0.01, val_size: 1000}
 hls4ml: {project_name: tiny}
 """
-SWEEP = ["sweep", "tiny", "--grid", "weight_bits=3,4", "--steps", "40", "-n", "50", "--backend", "hls4ml",
+SWEEP = ["sweep", "tiny", "--grid", "weight_bits=3,4", "--steps", "20", "-n", "20", "--backend", "hls4ml",
          "--name", "kill", "--no-progress"]
 
 
@@ -172,7 +172,7 @@ def test_a_killed_trial_is_recorded_the_other_finishes_and_resume_completes_it(s
     other = next(r for r in first if r["hash"] != killed)
     assert "worker process" in dead["error"] and "died" in dead["error"] and dead["backends"] == {}
     assert other["error"] is None and other["backends"]["hls4ml"]["exact"] is True
-    assert other["backends"]["hls4ml"]["n"] == 50 and other["backends"]["hls4ml"]["resources"]["LUT"] > 0
+    assert other["backends"]["hls4ml"]["n"] == 20 and other["backends"]["hls4ml"]["resources"]["LUT"] > 0
     assert "1 failed" in out
 
     r = run_cli("--build-dir", str(build), *SWEEP, "--resume", env=env)
@@ -244,7 +244,7 @@ def test_multi_objective_search_runs_optuna_nsga2_trials_on_ray_and_resume_exten
     root, env = space
     build = root / "build"
     r = run_cli("--build-dir", str(build), "sweep", "tiny", "--grid", "weight_bits=2,3,4,5,6", "act_bits=2,3,4,5",
-                "--search", "nsga2", "--trials", "2", "--objectives", "accuracy,LUT", "--steps", "20", "-n", "20",
+                "--search", "nsga2", "--trials", "2", "--objectives", "accuracy,LUT", "--steps", "10", "-n", "10",
                 "--backend", "hls4ml", "--name", "search", "--no-progress", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     log = build / "tiny" / "sweep" / "search" / "results.jsonl"
