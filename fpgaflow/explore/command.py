@@ -167,10 +167,11 @@ def _stored_settings(folder: Path) -> dict:
 def job_of(design, s: dict, folder: Path) -> dict:
     """What every trial needs, shipped to it by Ray: the spec with an absolute data path (a point's
     design lives in the sweep folder, not beside the original)."""
+    from ..core.data import dataset_file
+
     spec = json.loads(json.dumps(design.spec))
-    path = spec["dataset"].get("path")
-    if path and not Path(path).is_absolute():
-        spec["dataset"]["path"] = str((design.dir / path).resolve())
+    if spec["dataset"].get("path"):
+        spec["dataset"]["path"] = str(dataset_file(spec["dataset"]["path"], design.dir))
     return {"design": design.name, "spec": spec, "folder": str(folder), "search": s["search"] is not None,
             **{k: s[k] for k in ("backends", "epochs", "steps", "images", "cpus_per_trial", "memory_gb")}}
 
@@ -298,7 +299,7 @@ def _line(r: dict) -> str:
 
 def _summary(records, page, folder, seconds, ok, ran) -> int:
     failed = [r for r in records if not results.finished(r)]
-    inexact = [r for r in records if results.finished(r) and not all(be["exact"] for be in r["backends"].values())]
+    inexact = [r for r in records if results.finished(r) and not results.bit_exact(r)]
     print(f"{len(records)} points: {len(records) - len(failed)} ran to the end ({len(records) - len(failed) - len(inexact)}"
           f" bit-exact on every backend), {len(failed)} failed"
           + (f", {len(inexact)} NOT bit-exact" if inexact else "")

@@ -27,9 +27,6 @@ from ..core.errors import FpgaflowError
 from ..core.spec import Design
 from .space import point_backends, point_hash, point_spec, train_hash
 
-RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
-
-
 def one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     first = text[0] if text else ""
@@ -166,16 +163,17 @@ def run_backend(design: Design, name: str, build_dir: Path, job: dict) -> dict:
     """Build, estimate (the resource model of fpgaflow's reports: fpgaflow's for hls4ml, FINN's
     for FINN) and verify one backend; its failure is its own `error`."""
     from ..backends import get_backend
+    from ..backends.target import REPORTED
 
     b = get_backend(name)
     out = {"exact": None, "n": None, "mismatches": None, "fps": None, "latency_us": None,
-           "resources": dict.fromkeys(RESOURCES), "error": None}
+           "resources": dict.fromkeys(REPORTED), "error": None}
     t = time.time()
     try:
         b.build(design, build_dir, progress=False)
         est = b.sweep(design, build_dir, [design.target_fps()])[0]
         out.update({"target_fps": est["target_fps"], "fps": est["fps"], "latency_us": est["latency_us"],
-                    "resources": {r: est["resources"].get(r) for r in RESOURCES}, "fits": est["fits"],
+                    "resources": est["resources"], "fits": est["fits"],
                     "bottleneck": est["bottleneck"], "estimate": est["source"]})
         out.update(b.compare(design, build_dir, job["images"], workers=job["cpus_per_trial"]))
     except Exception as e:  # noqa: BLE001

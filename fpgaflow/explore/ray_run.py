@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.errors import FpgaflowError
+from . import results
 
 OBJECTIVES = {  # what a search can optimize -> Tune's mode for it
     "accuracy": "max", "LUT": "min", "FF": "min", "DSP": "min", "BRAM_18K": "min", "URAM": "min",
@@ -33,10 +34,11 @@ class PointFailed(RuntimeError):
 
 
 def metrics(record: dict) -> dict:
-    """A point's figures as Tune metrics (one backend per point in a search)."""
+    """A point's figures as Tune metrics (one backend per point in a search), read as the fronts
+    read them (results.value)."""
     out = {"accuracy": record["accuracy"]}
     for be in record["backends"].values():
-        out.update({"fps": be["fps"], "latency_us": be["latency_us"], **be["resources"]})
+        out.update({n: results.value(record, be, n) for n in OBJECTIVES})
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -48,8 +50,7 @@ def trainable(config: dict, job: dict) -> None:
     point = config["point"] if "point" in config else dict(config)
     record = run_point(job, point)
     tune.report({"record": json.dumps(record), **metrics(record)})
-    failed = record["error"] or any(be["error"] or not be["exact"] for be in record["backends"].values())
-    if failed and job.get("search"):
+    if not results.bit_exact(record) and job.get("search"):
         raise PointFailed(record["error"] or "not bit-exact or not built")
 
 
@@ -109,7 +110,7 @@ def start(address: str | None, need: dict) -> None:
     kwargs = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                   runtime_env={"env_vars": env} if env else None)
     try:
-        ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
+        ray.init(address=address, **kwargs)  # None: a local instance
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise FpgaflowError(f"--address {address}: cannot connect to Ray ({str(e).strip().splitlines()[0]}); a "
                             f"cluster from `ray start` checks a token: copy the head's ~/.ray/auth_token here or set "

@@ -42,6 +42,11 @@ def finished(record: dict) -> bool:
     return record["error"] is None and all(be["error"] is None for be in record["backends"].values())
 
 
+def bit_exact(record: dict) -> bool:
+    """Ran to its end and every backend verified bit-exact."""
+    return finished(record) and all(be["exact"] for be in record["backends"].values())
+
+
 def value(record: dict, backend: dict, name: str):
     if name == "accuracy":
         return record["accuracy"]
