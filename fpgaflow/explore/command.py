@@ -289,10 +289,9 @@ def _line(r: dict) -> str:
         if be["error"]:
             parts.append(f"{name} FAILED: {be['error']}")
         else:
-            res = be["resources"]
+            res = {k: "-" if v is None else v for k, v in be["resources"].items()}
             parts.append(f"{name} {'exact' if be['exact'] else 'NOT EXACT'} {be['n'] - be['mismatches']}/{be['n']}, "
-                         f"{res['LUT'] if res['LUT'] is not None else '-'} LUT, {res['DSP']} DSP, "
-                         f"{be['fps']:,.0f} frames/s")
+                         f"{res['LUT']} LUT, {res['DSP']} DSP, {be['fps']:,.0f} frames/s ({be['estimate']})")
     reused = " training reused," if r.get("trained", {}).get("reused") else ""
     return head + "; ".join(parts) + f" ({reused} {r['seconds']} s)".replace("( ", "(")
 

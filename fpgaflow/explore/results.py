@@ -108,7 +108,7 @@ def front_table(records: list[dict], pair=PAIRS[0]) -> str:
     head = f"{'backend':8s} {'accuracy':>8s} {'LUT':>9s} {'DSP':>6s} {'BRAM_18K':>8s} {'frames/s':>10s} " \
            f"{'latency us':>10s}  settings"
     out = [f"Pareto front, {pair[0][0]} against {pair[1][0]} ({len(rows)} of {len(entries(records))} bit-exact "
-           f"entries):", head]
+           f"entries; resources, frames/s and latency are estimates: FINN's for finn, fpgaflow's for hls4ml):", head]
     for e in rows:
         f, res = e["figures"], e["figures"]["resources"]
 
