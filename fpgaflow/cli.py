@@ -70,8 +70,9 @@ def cmd_train(args) -> int:
 def _print_pruned_channels(design) -> None:
     from .core.layers import resolve
 
-    cut = [f"{a.name} {a.width}->{b.width}" for a, b in zip(resolve(design.spec, as_trained=True), resolve(design.spec))
-           if a.width != b.width]
+    built = {l.name: l for l in resolve(design.spec)}  # batch normalizations are folded away
+    cut = [f"{a.name} {a.width}->{built[a.name].width}" for a in resolve(design.spec, as_trained=True)
+           if a.name in built and a.width != built[a.name].width]
     if cut:
         print(f"channel-pruned (trained -> built): {', '.join(cut)}")
 

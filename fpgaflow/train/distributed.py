@@ -116,6 +116,9 @@ def full_state_dict(model: nn.Module, parallel: str) -> dict:
 # ---- 2-stage pipeline
 def split_point(model: nn.Sequential) -> int:
     """Cut after the module that ends the first half of the parameters (by count)."""
+    if not isinstance(model, nn.Sequential):
+        raise FpgaflowError("--parallel pipeline cuts a chain in two; this design branches or folds a batchnorm "
+                            "(use ddp or fsdp)")
     total = sum(p.numel() for p in model.parameters())
     seen = 0
     for i, m in enumerate(model):

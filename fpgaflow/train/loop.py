@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from ..core.atomic import atomic_write_bytes
 from ..core.errors import FpgaflowError
 from ..core.spec import Design
-from ..frontends.brevitas.model import build_model
+from ..frontends.brevitas.model import build_model, deployed_state
 from .common import Split, load_data, random_shift, train_config, write_metrics
 from .distributed import Context, Pipeline, average_replicated_grads, context, finish, full_state_dict, wrap
 
@@ -314,6 +314,7 @@ def _save(run: Run, out_dir: Path, final: dict, best: dict, history: list, secon
     """The weights the hardware gets (channel pruning cuts its channels out here), their test
     accuracy, weights.pt and metrics.json."""
     design, data, extra = run.design, run.data, {}
+    final = deployed_state(design.spec, final)  # batch normalizations folded into their layers
     if run.pruner is not None:
         final, extra = run.pruner.finish(design.spec, final, data.x_test)
     test_acc = evaluate_state(design, final, data.x_test, data.y_test, as_trained=False)  # the deployed network

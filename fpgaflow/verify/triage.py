@@ -77,20 +77,29 @@ def first_divergence(design: Design, project: Path, lib: Path, name: str, traced
     ref = design.framework.fn("trace")(design, x_chw[None])
     hw_layers = [t for t in traced if t["class"] in HLS_KINDS]
     types = hardware_types(project)
-    if [HLS_KINDS[t["class"]] for t in hw_layers] != [s["kind"] for s in ref]:
-        return {"image": image, "error": "cannot align the hls4ml layers with the model's modules",
-                "hls4ml": [t["name"] for t in hw_layers], "model": [s["label"] for s in ref]}
+    if [HLS_KINDS[t["class"]] for t in hw_layers] == [s["kind"] for s in ref]:
+        pairs = [(t, [s]) for t, s in zip(hw_layers, ref)]
+    else:
+        # a graph: hls4ml may order the branches otherwise, and fuse a quantizer into the layer
+        # before it, so each hls4ml layer is held against every stage of its size; it matches if
+        # it equals one of them
+        pairs = [(t, [s for s in ref if s["values"].size == hw[t["name"]].size]) for t in hw_layers]
+        if not all(c for _, c in pairs):
+            return {"image": image, "error": "cannot align the hls4ml layers with the model's modules",
+                    "hls4ml": [t["name"] for t in hw_layers], "model": [s["label"] for s in ref]}
     matched = []
-    for t, s in zip(hw_layers, ref):
-        a, b = hw[t["name"]], s["values"]
-        differs = np.flatnonzero(a != b)
-        if len(differs) == 0:
+    for t, candidates in pairs:
+        a = hw[t["name"]]
+        differing = [np.flatnonzero(a != s["values"]) for s in candidates]
+        if any(len(d) == 0 for d in differing):
             matched.append(t["name"])
             continue
+        closest = min(range(len(candidates)), key=lambda i: len(differing[i]))
+        s, differs = candidates[closest], differing[closest]
         k = int(differs[0])
         position = list(np.unravel_index(k, t["shape"])) if len(t["shape"]) > 1 else [k]
         return {"image": image, "layer": t["name"], "design_layer": s["label"], "index": k,
-                "position": [int(p) for p in position], "csim": float(a[k]), "reference": float(b[k]),
+                "position": [int(p) for p in position], "csim": float(a[k]), "reference": float(s["values"][k]),
                 "csim_type": types.get(t["type"], t["precision"]), "reference_type": s["type"],
                 "differing_elements": int(len(differs)), "elements": int(len(a)), "matching_layers": matched}
     return {"image": image, "layer": None, "matching_layers": matched,

@@ -25,53 +25,12 @@ from ...core.parts import part_capacity
 from ...core.spec import Design
 from ...core.vectors import write_dat
 from .cost import as_dicts, estimate, from_dicts, load_model
+from .prepare import exact_average_types, exact_global_average_types, prepare
 from .records import records_from_hls_model
 from .reuse import choose_reuse, multipliers
 
 PREPARED_NAME = "model.hls4ml.onnx"
 MANIFEST = "fpgaflow.json"
-
-
-def _cleanup(model):
-    from qonnx.util.cleanup import cleanup_model
-
-    return cleanup_model(model)
-
-
-def _channels_last(model):
-    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
-
-    return model.transform(ConvertToChannelsLastAndClean())
-
-
-def _gemm_to_matmul(model):
-    import numpy as np
-    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
-
-    # qonnx's GemmToMatMul indexes a bias input that a bias-free Gemm (Brevitas' bias=False) lacks
-    for node in model.graph.node:
-        if node.op_type == "Gemm" and len(node.input) == 2:
-            zeros = model.make_new_valueinfo_name()
-            model.set_initializer(zeros, np.zeros(model.get_tensor_shape(node.output[0])[-1], dtype=np.float32))
-            node.input.append(zeros)
-    return model.transform(GemmToMatMul())
-
-
-# hls4ml's ONNX front end expects channels-last tensors and MatMul+Add instead of Gemm
-PREPARE_FOR_HLS4ML = (_cleanup, _channels_last, _gemm_to_matmul, _cleanup)
-
-
-def prepare(qonnx_path: Path):
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    model = ModelWrapper(str(qonnx_path))
-    for step in PREPARE_FOR_HLS4ML:
-        try:
-            model = step(model)
-        except Exception as e:  # a qonnx pass that cannot take this graph
-            raise FpgaflowError(f"preparing the QONNX model for hls4ml: {step.__name__.strip('_')} failed: "
-                                f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}") from None
-    return model
 
 
 class QonnxFront:
@@ -92,7 +51,10 @@ class QonnxFront:
         import hls4ml
 
         hls_layers, _, _ = hls4ml.converters.parse_onnx_model(self.model.model)
-        return hls_layers, hls4ml.utils.config_from_onnx_model(self.model.model, granularity="name", backend=backend)
+        config = hls4ml.utils.config_from_onnx_model(self.model.model, granularity="name", backend=backend)
+        for name, precision in exact_average_types(self.model).items():
+            config["LayerName"][name]["Precision"]["result"] = precision
+        return hls_layers, config
 
     def convert(self, **kwargs):
         import hls4ml
@@ -141,6 +103,8 @@ class KerasFront:
                 raise FpgaflowError(f"layer '{layer.name}' ({kind}) is not supported by hls4ml's Keras front end")
         config = hls4ml.utils.config_from_keras_model(self.model, granularity="name", backend=backend)
         config["LayerName"][self.model.layers[0].name]["Precision"]["result"] = self.input_type
+        for name, precision in exact_global_average_types(self.model).items():
+            config["LayerName"][name]["Precision"].update(precision)
         return [{"name": l.name, "class_name": type(l).__name__} for l in self.model.layers], config
 
     def convert(self, **kwargs):
@@ -152,14 +116,35 @@ class KerasFront:
         pass  # the Keras file in export/ is the model; hls4ml reads it as is
 
 
+CONV_KEYS = ("filt_height", "n_chan", "n_filt", "in_height", "stride_height")  # of hls4ml's parsed Conv
+
+
+def _signature(layer) -> tuple | None:
+    """What tells a conv from the others: kernel, channels in and out, input height, stride."""
+    if layer.type == "dense":
+        return None
+    return (layer.get("kernel"), layer.in_shape[0], layer.out_shape[0], layer.in_shape[1], layer.get("stride", 1))
+
+
 def weighted_layers(spec: dict, hls_layers: list[dict], weighted_classes=QonnxFront.weighted) -> list[dict]:
-    """Pair the design's weighted layers (as deployed) with hls4ml's weighted layers, in order."""
+    """Pair the design's weighted layers (as deployed) with hls4ml's weighted layers: in a chain
+    both orders agree; in a graph hls4ml may order the branches otherwise, so a conv pairs with
+    the first unpaired one of its shape (where hls4ml's parse gives shapes)."""
     ours = weighted(spec)
     theirs = [l for l in hls_layers if l["class_name"] in weighted_classes]
     if len(ours) != len(theirs):
         raise FpgaflowError(f"hls4ml sees {len(theirs)} weighted layers, the design has {len(ours)}")
+    free, pairs = list(theirs), []
+    for l in ours:
+        sig = _signature(l)
+        h = next((h for h in free if sig is None or not all(k in h for k in CONV_KEYS)
+                  or tuple(h[k] for k in CONV_KEYS) == sig), None)
+        if h is None:
+            raise FpgaflowError(f"no hls4ml layer has the shape of {l.name} (kernel, channels, height, stride {sig})")
+        free.remove(h)
+        pairs.append((l, h))
     return [{"name": l.name, "hls4ml": h["name"], "n_in": l.matrix[0], "n_out": l.matrix[1], "weight_bits": l.weight_bits,
-             "evaluations": l.evaluations} for l, h in zip(ours, theirs)]
+             "evaluations": l.evaluations} for l, h in pairs]
 
 
 def convert(design: Design, build_root: Path, reference_fn, log=print) -> Path:

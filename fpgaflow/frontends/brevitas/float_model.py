@@ -6,6 +6,7 @@ from torch import nn
 
 from ...core.errors import FpgaflowError
 from ...core.layers import Layer, resolve
+from .graph import GlobalAvgPool, GraphNet, Join, Stage, uses_graph
 
 
 def _conv(layer: Layer, groups: int = 1):
@@ -18,14 +19,25 @@ def _dense(layer: Layer):
     return [nn.Linear(layer.in_shape[0], layer.get("units"))] + ([nn.ReLU()] if layer.activation == "relu" else [])
 
 
+def _relu(layer: Layer):
+    return [nn.ReLU()] if layer.activation == "relu" else []
+
+
 FLOAT_BUILDERS = {"conv": _conv, "dwconv": lambda layer: _conv(layer, groups=layer.in_shape[0]),
                   "maxpool": lambda layer: [nn.MaxPool2d(layer.get("kernel"))],
-                  "flatten": lambda layer: [nn.Flatten()], "dense": _dense}
+                  "flatten": lambda layer: [nn.Flatten()], "dense": _dense,
+                  "batchnorm": lambda layer: [(nn.BatchNorm2d if len(layer.in_shape) == 3 else nn.BatchNorm1d)(
+                      layer.in_shape[0]), *_relu(layer)],
+                  "add": lambda layer: [Join(nn.Identity(), nn.Sequential(*_relu(layer)))],
+                  "global_avgpool": lambda layer: [GlobalAvgPool(*layer.in_shape[1:])]}
 
 
 def build_float_model(spec: dict, as_trained: bool = False) -> nn.Module:
     """The spec's network with float layers (the teacher trains it as_trained)."""
-    return nn.Sequential(*[m for layer in resolve(spec, as_trained) for m in FLOAT_BUILDERS[layer.type](layer)])
+    layers = resolve(spec, as_trained)
+    if uses_graph(spec):
+        return GraphNet(None, layers, {l.name: Stage(*FLOAT_BUILDERS[l.type](l)) for l in layers})
+    return nn.Sequential(*[m for layer in layers for m in FLOAT_BUILDERS[layer.type](layer)])
 
 
 def float_copy(design) -> nn.Module:
@@ -37,7 +49,7 @@ def float_copy(design) -> nn.Module:
 
     model = trained_model(design)
     plain = build_float_model(design.spec)
-    targets = [m for m in plain if isinstance(m, (nn.Conv2d, nn.Linear))]
+    targets = [m for m in plain.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     c, h, w = design.spec["dataset"]["input_shape"]
     params = quantized_params(model, torch.zeros(1, c, h, w))
     if len(params) != len(targets):

@@ -7,11 +7,13 @@ bit widths and parameters are settled there, once.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ...core.errors import FpgaflowError
-from ...core.layers import Layer, resolve
-from .quantizers import ActQuant, BiasQuant, InputQuant, WeightQuant
+from ...core.layers import FOLDED, Layer, resolve
+from .graph import GlobalAvgPool, GraphNet, Join, Stage, uses_graph
+from .quantizers import ActQuant, BiasQuant, InputQuant, OperandQuant, WeightQuant
 
 
 def _qnn():
@@ -50,8 +52,60 @@ def _dense(spec, layer: Layer):
     return [fc, *_act(layer)]
 
 
+def _add(spec, layer: Layer):
+    # one signed quantizer for every operand: all on one power-of-two grid, so the sum is an
+    # integer sum in hardware
+    operand = _qnn().QuantIdentity(act_quant=OperandQuant, bit_width=layer.in_bits, return_quant_tensor=True)
+    return [Join(operand, nn.Sequential(*_act(layer)))]
+
+
 LAYER_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": lambda spec, layer: [nn.MaxPool2d(layer.get("kernel"))],
-                  "flatten": lambda spec, layer: [nn.Flatten()], "dense": _dense}
+                  "flatten": lambda spec, layer: [nn.Flatten()], "dense": _dense,
+                  # trained only (deployed, it is folded into its producer): the producer's
+                  # FoldedBatchNorm normalizes, this layer's module is the activation after it
+                  "batchnorm": lambda spec, layer: _act(layer) or [nn.Identity()],
+                  "add": _add,
+                  "global_avgpool": lambda spec, layer: [GlobalAvgPool(*layer.in_shape[1:])]}
+
+
+class FoldedBatchNorm(nn.Module):
+    """A weighted layer with the batch normalization after it folded into its weights while it
+    trains (Jacob et al. 2018, as torch.ao's ConvBn2d): the weight quantizer sees the folded
+    weights w * gamma / sigma, so the weights the hardware gets are the ones trained. In
+    training the output is un-scaled and normalized with the batch's statistics; in eval it is
+    exactly the deployed layer: folded weights and bias, both quantized."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+        n = layer.out_channels if hasattr(layer, "out_channels") else layer.out_features
+        self.bn = nn.BatchNorm2d(n) if hasattr(layer, "out_channels") else nn.BatchNorm1d(n)
+
+    def _gain(self):
+        return self.bn.weight / torch.sqrt(self.bn.running_var + self.bn.eps)
+
+    def folded(self):
+        """(weight, bias) of the deployed layer: the batch normalization's running statistics
+        folded in."""
+        gain = self._gain()
+        return (self.layer.weight * gain.view(-1, *([1] * (self.layer.weight.dim() - 1))),
+                self.bn.bias + (self.layer.bias - self.bn.running_mean) * gain)
+
+    def _op(self, x, weight, bias):
+        m = self.layer
+        if isinstance(m, nn.Conv2d):
+            return F.conv2d(x, weight, bias, m.stride, m.padding, m.dilation, m.groups)
+        return F.linear(x, weight, bias)
+
+    def forward(self, x):
+        value = x.value if hasattr(x, "value") else x
+        weight, bias = self.folded()
+        qweight = self.layer.weight_quant(weight)
+        if self.training:
+            per_channel = (1, -1, *([1] * (value.dim() - 2)))
+            y = self._op(value, qweight.value, None) / self._gain().view(per_channel)
+            return self.bn(y + self.layer.bias.view(per_channel))
+        return self._op(value, qweight.value, self.layer.bias_quant(bias, x, qweight).value)
 
 
 def build_model(spec, as_trained: bool = False) -> nn.Module:
@@ -60,17 +114,50 @@ def build_model(spec, as_trained: bool = False) -> nn.Module:
     as the design file states it, which training runs."""
     qnn = _qnn()
     layers = resolve(spec, as_trained)
-    modules = [qnn.QuantIdentity(act_quant=InputQuant, bit_width=spec["quant"]["input_bits"],
-                                 return_quant_tensor=True)]
+    stem = qnn.QuantIdentity(act_quant=InputQuant, bit_width=spec["quant"]["input_bits"], return_quant_tensor=True)
+    normalized = {l.inputs[0] for l in layers if l.type in FOLDED}  # the layers a batchnorm folds into
+    per_layer = {}
     for layer in layers:
         builder = LAYER_BUILDERS.get(layer.type)
         if builder is None:
             raise FpgaflowError(f"unsupported layer type '{layer.type}' (supported: {', '.join(LAYER_BUILDERS)})")
-        modules += builder(spec, layer)
+        modules = builder(spec, layer)
+        if layer.name in normalized:
+            modules[0] = FoldedBatchNorm(modules[0])
+        per_layer[layer.name] = modules
     if layers[-1].out_shape != (spec["dataset"]["num_classes"],):
         raise FpgaflowError(f"the last layer gives shape {layers[-1].out_shape}, "
                             f"expected ({spec['dataset']['num_classes']},) logits")
-    return nn.Sequential(*modules)
+    if uses_graph(spec):
+        return GraphNet(stem, layers, {name: Stage(*m) for name, m in per_layer.items()})
+    return nn.Sequential(stem, *[m for modules in per_layer.values() for m in modules])
+
+
+def deployed_state(spec: dict, state: dict) -> dict:
+    """The trained state dict (batch normalizations inside FoldedBatchNorm) -> the deployed
+    model's: each folded layer's weight and bias replaced by the folded ones, the batchnorm
+    layer's activation moved behind the layer it was folded into. Other designs: unchanged."""
+    if not any(l["type"] in FOLDED for l in spec["layers"]):
+        return state
+    trained = build_model(spec, as_trained=True)
+    trained.load_state_dict(state)
+    renamed = {l.name: l.inputs[0] for l in resolve(spec, as_trained=True) if l.type in FOLDED}
+    out = {}
+    for key, value in state.items():
+        _, name, index, rest = key.split(".", 3) if key.startswith("layers.") else (None, None, None, key)
+        if name in renamed:  # the batchnorm's activation: behind its producer's layer
+            out[f"layers.{renamed[name]}.{int(index) + 1}.{rest}"] = value
+        elif name is not None and isinstance(trained.layers[name][int(index)], FoldedBatchNorm):
+            if rest.startswith("layer."):
+                out[f"layers.{name}.{index}.{rest[len('layer.'):]}"] = value
+        else:
+            out[key] = value
+    with torch.no_grad():
+        for name, seq in trained.layers.items():
+            if isinstance(seq[0], FoldedBatchNorm):
+                weight, bias = seq[0].folded()
+                out[f"layers.{name}.0.weight"], out[f"layers.{name}.0.bias"] = weight.detach(), bias.detach()
+    return out
 
 
 def load_weights(model: nn.Module, path) -> nn.Module:

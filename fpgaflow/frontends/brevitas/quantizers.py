@@ -10,7 +10,8 @@ from brevitas.core.function_wrapper.ops_ste import FloorSte
 from brevitas.core.scaling import ScalingImplType
 from brevitas.inject.enum import FloatToIntImplType
 from brevitas.quant.base import PerTensorPoTScaling8bit, UintQuant
-from brevitas.quant.fixed_point import Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+from brevitas.quant.fixed_point import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
+                                       Uint8ActPerTensorFixedPoint)
 from brevitas.quant.scaled_int import IntBias
 from brevitas.quant.solver import ActQuantSolver
 
@@ -21,6 +22,13 @@ class WeightQuant(Int8WeightPerTensorFixedPoint):
 
 class ActQuant(Uint8ActPerTensorFixedPoint):
     """Unsigned activations (after ReLU), learned power-of-two scale, floor rounding."""
+
+    float_to_int_impl_type = FloatToIntImplType.FLOOR
+
+
+class OperandQuant(Int8ActPerTensorFixedPoint):
+    """Signed operands of a residual add (a branch's accumulator, a skip's activation), one
+    learned power-of-two scale shared by all of them, floor rounding."""
 
     float_to_int_impl_type = FloatToIntImplType.FLOOR
 

@@ -10,7 +10,7 @@ from ...verify.triage import labelled
 
 # Brevitas module class -> the stage kind it is matched on with the hls4ml layers
 TORCH_KINDS = {"QuantIdentity": "act", "QuantReLU": "act", "QuantConv2d": "conv", "QuantLinear": "dense",
-               "MaxPool2d": "pool"}
+               "MaxPool2d": "pool", "AvgPool2d": "pool"}
 
 
 def _quant_type(t) -> str:
@@ -33,15 +33,21 @@ def trace(design: Design, x1: np.ndarray) -> list[dict]:
     from .model import trained_model
 
     model = trained_model(design)
-    stages, value = [], torch.from_numpy(x1)
-    with torch.no_grad():
-        for module in model:
-            value = module(value)
-            kind = TORCH_KINDS.get(type(module).__name__)
-            if kind is None:
-                continue
-            arr = (value.value if hasattr(value, "value") else value).numpy()
-            if arr.ndim == 4:
-                arr = arr.transpose(0, 2, 3, 1)
-            stages.append({"kind": kind, "values": arr.reshape(-1).astype(np.float64), "type": _quant_type(value)})
+    stages = []
+
+    def record(module, args, value):
+        arr = (value.value if hasattr(value, "value") else value).detach().numpy()
+        if arr.ndim == 4:
+            arr = arr.transpose(0, 2, 3, 1)
+        stages.append({"kind": TORCH_KINDS[type(module).__name__], "values": arr.reshape(-1).astype(np.float64),
+                       "type": _quant_type(value)})
+
+    # hooks see every stage in execution order, in a chain or a graph (a shared quantizer once per call)
+    hooks = [m.register_forward_hook(record) for m in model.modules() if type(m).__name__ in TORCH_KINDS]
+    try:
+        with torch.no_grad():
+            model(torch.from_numpy(x1))
+    finally:
+        for hook in hooks:
+            hook.remove()
     return labelled(design, stages)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...core.errors import FpgaflowError
-from ...core.layers import Layer, resolve
+from ...core.layers import INPUT, Layer, resolve
 from .env import setup
 
 INPUT_NAME = "image"  # hls4ml fails on an input layer named `input`
@@ -75,22 +75,49 @@ def _dense(spec, layer: Layer, in_frac):
     return [fc, *acts], frac
 
 
-LAYER_BUILDERS = {"conv": _conv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense}
+def _add(spec, layer: Layer, in_frac):
+    """The operands summed as they are: each lies on its own power-of-two grid (an accumulator's,
+    an activation's), and hls4ml's merge type holds the sum of the finest; then the ReLU."""
+    from tf_keras import layers
+
+    acts, frac = _act(layer, in_frac)
+    return [layers.Add(name=layer.name), *acts], frac
+
+
+def _global_avgpool(spec, layer: Layer, in_frac):
+    """The mean over 2^k pixels is exact on a grid k bits finer; other windows have no exact
+    fixed-point mean, so they are refused before anything trains."""
+    from tf_keras import layers
+
+    pixels = layer.in_shape[1] * layer.in_shape[2]
+    if pixels & (pixels - 1):
+        raise FpgaflowError(f"layer {layer.name}: a global average over {pixels} pixels has no exact fixed-point mean "
+                            f"(make the map before it 2x2, 4x4, 8x4 ...)")
+    return [layers.GlobalAveragePooling2D(name=layer.name)], in_frac + pixels.bit_length() - 1
+
+
+LAYER_BUILDERS = {"conv": _conv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense, "add": _add,
+                  "global_avgpool": _global_avgpool}
 
 
 def build_model(spec):
+    """The Keras functional model: each layer applied to the layers its inputs name, each
+    value's grid (its fraction bits) tracked so biases sit on their accumulator's grid."""
     keras = setup()
     c, h, w = spec["dataset"]["input_shape"]
-    x = inp = keras.Input((h, w, c), name=INPUT_NAME)  # channels last, as Keras and hls4ml hold it
-    frac = spec["quant"]["input_bits"]
+    inp = keras.Input((h, w, c), name=INPUT_NAME)  # channels last, as Keras and hls4ml hold it
+    values, fracs = {INPUT: inp}, {INPUT: spec["quant"]["input_bits"]}
     for layer in resolve(spec):
         builder = LAYER_BUILDERS.get(layer.type)
         if builder is None:
             raise FpgaflowError(f"unsupported layer type '{layer.type}' for Keras (supported: {', '.join(LAYER_BUILDERS)})")
-        mods, frac = builder(spec, layer, frac)
-        for m in mods:
+        mods, fracs[layer.name] = builder(spec, layer, max(fracs[n] for n in layer.inputs))
+        x = [values[n] for n in layer.inputs]
+        x = mods[0](x if len(x) > 1 else x[0])
+        for m in mods[1:]:
             x = m(x)
-    return keras.Model(inp, x, name=spec["name"])
+        values[layer.name] = x
+    return keras.Model(inp, values[layer.name], name=spec["name"])
 
 
 def load_weights(model, path):

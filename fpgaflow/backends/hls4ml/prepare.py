@@ -1,0 +1,121 @@
+"""The QONNX export made ready for hls4ml's ONNX front end: a list of small qonnx passes (each a
+function from model to model, applied in order) and the exact types hls4ml cannot infer."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ...core.errors import FpgaflowError
+
+
+def _cleanup(model):
+    from qonnx.util.cleanup import cleanup_model
+
+    return cleanup_model(model)
+
+
+def _channels_last(model):
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+
+    return model.transform(ConvertToChannelsLastAndClean())
+
+
+def _gemm_to_matmul(model):
+    import numpy as np
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+
+    # qonnx's GemmToMatMul indexes a bias input that a bias-free Gemm (Brevitas' bias=False) lacks
+    for node in model.graph.node:
+        if node.op_type == "Gemm" and len(node.input) == 2:
+            zeros = model.make_new_valueinfo_name()
+            model.set_initializer(zeros, np.zeros(model.get_tensor_shape(node.output[0])[-1], dtype=np.float32))
+            node.input.append(zeros)
+    return model.transform(GemmToMatMul())
+
+
+CHANNELS_LAST = "qonnx.custom_op.channels_last"
+TO_CHANNELS_FIRST = [0, 3, 1, 2]
+
+
+def _global_average_pool_channels_last(model):
+    """qonnx's channels-last conversion has no AveragePool, so a global average pooling stays
+    behind a Transpose back to NCHW, which hls4ml's stream cannot take. Over the whole map the
+    pooled (N, 1, 1, C) is laid out as (N, C, 1, 1) is: read the NHWC tensor and drop the
+    Transpose. Last, after the cleanups, since qonnx cannot execute the channels-last op."""
+    from onnx import helper
+
+    for node in list(model.graph.node):
+        producer = model.find_producer(node.input[0]) if node.op_type == "AveragePool" else None
+        if producer is None or producer.op_type != "Transpose" or node.domain == CHANNELS_LAST:
+            continue
+        perm = list(helper.get_attribute_value(next(a for a in producer.attribute if a.name == "perm")))
+        n, c, h, w = model.get_tensor_shape(node.output[0])
+        if perm != TO_CHANNELS_FIRST or (h, w) != (1, 1) or len(model.find_consumers(producer.output[0])) != 1:
+            continue
+        node.input[0] = producer.input[0]
+        node.domain = CHANNELS_LAST
+        model.set_tensor_shape(node.output[0], [n, h, w, c])
+        model.graph.node.remove(producer)
+    return model
+
+
+# hls4ml's ONNX front end expects channels-last tensors and MatMul+Add instead of Gemm
+PREPARE_FOR_HLS4ML = (_cleanup, _channels_last, _gemm_to_matmul, _cleanup, _global_average_pool_channels_last)
+
+
+def prepare(qonnx_path: Path):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = ModelWrapper(str(qonnx_path))
+    for step in PREPARE_FOR_HLS4ML:
+        try:
+            model = step(model)
+        except Exception as e:  # a qonnx pass that cannot take this graph
+            raise FpgaflowError(f"preparing the QONNX model for hls4ml: {step.__name__.strip('_')} failed: "
+                                f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}") from None
+    return model
+
+
+def exact_average_types(model) -> dict[str, str]:
+    """hls4ml gives an average pooling its input's type, so the mean is cut to the input's grid
+    (the reference keeps it). Over a window of 2^k pixels the mean of values on a 2^-f grid lies
+    on the 2^-(f+k) grid below the same maximum: k more fractional bits hold it exactly. The
+    type is read off the Quant node the pooling reads. Other windows have no exact fixed-point
+    mean: refused, naming the node."""
+    out = {}
+    for node in model.graph.node:
+        if node.op_type != "AveragePool":
+            continue
+        kernel = [a for a in node.attribute if a.name == "kernel_shape"][0].ints
+        window = math.prod(kernel)
+        quant = model.find_producer(node.input[0])
+        scale = model.get_initializer(quant.input[1]) if quant is not None and quant.op_type == "Quant" else None
+        if window & (window - 1) or scale is None or scale.size != 1 or math.log2(float(scale)) % 1:
+            raise FpgaflowError(f"average pooling {node.name} over {window} pixels: hls4ml's fixed-point mean is exact "
+                                f"only over 2^k pixels of a per-tensor power-of-two Quant "
+                                f"(make the map before a global_avgpool 2x2, 4x4, 8x4 ...)")
+        bits = int(model.get_initializer(quant.input[3]))
+        signed = bool([a for a in quant.attribute if a.name == "signed"][0].i)
+        integer = bits + int(math.log2(float(scale)))
+        out[node.name] = f"{'fixed' if signed else 'ufixed'}<{bits + int(math.log2(window))},{integer}>"
+    return out
+
+
+def exact_global_average_types(keras_model) -> dict[str, dict]:
+    """A Keras GlobalAveragePooling2D over 2^k pixels after a quantized ReLU (ap_ufixed<b,i>):
+    hls4ml divides its accumulator by the pixel count in the accumulator's own type, so the sum
+    gets k more integer and k more fraction bits and the mean k more fraction bits: both exact
+    (the QKeras builder refuses other windows)."""
+    out = {}
+    for layer in keras_model.layers:
+        if type(layer).__name__ != "GlobalAveragePooling2D":
+            continue
+        source = layer._inbound_nodes[0].inbound_layers
+        quantizer = getattr(source, "quantizer", None)
+        _, h, w, _ = layer.input_shape
+        if type(quantizer).__name__ != "quantized_relu" or (h * w) & (h * w - 1):
+            raise FpgaflowError(f"global average pooling {layer.name}: exact only over 2^k pixels of a quantized_relu "
+                                f"output (it reads {source.name}, {h}x{w} pixels)")
+        bits, integer, k = int(quantizer.bits), int(quantizer.integer), (h * w).bit_length() - 1
+        out[layer.name] = {"accum": f"ufixed<{bits + 2 * k},{integer + k}>", "result": f"ufixed<{bits + k},{integer}>"}
+    return out
