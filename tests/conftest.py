@@ -45,9 +45,10 @@ def run_cli(*args, build=None, env=None):
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
 
 
-def _build(tmp_path_factory, design):
+def _build(tmp_path_factory, design, *args):
+    """build/ with the design's project, made by the CLI (`fpgaflow hls design *args`)."""
     build = tmp_path_factory.mktemp(f"build-{design}")
-    r = run_cli("hls", design, build=build)
+    r = run_cli("hls", design, *args, build=build)
     assert r.returncode == 0, r.stdout + r.stderr
     return build
 

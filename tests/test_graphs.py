@@ -15,7 +15,7 @@ from fpgaflow.core.errors import FpgaflowError
 from fpgaflow.core.layers import resolve
 from fpgaflow.core.spec import load_design, validate
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, _build, run_cli
 
 RAW = yaml.safe_load((ROOT / "designs/resnet8/design.yaml").read_text())
 
@@ -38,9 +38,13 @@ CONV = {"type": "conv", "filters": 4, "kernel": 3, "padding": 1}
     ([{**CONV, "name": "a"}, {**CONV, "name": "b", "filters": 8}, {"type": "add", "inputs": ["a", "b"]}],
      r"layers\[2\].inputs: add needs inputs of one shape, got a \[4, 8, 8\], b \[8, 8, 8\]"),
     ([{**CONV, "name": "a"}, {"type": "add", "inputs": ["a"]}],
-     r"layers\[1\].inputs: a add layer reads two or more distinct input\(s\), got \['a'\]"),
+     r"layers\[1\].inputs: an add layer reads two distinct inputs, got \['a'\]"),
+    ([{**CONV, "name": "a"}, {**CONV, "name": "b"}, {**CONV, "name": "c"}, {"type": "concat", "inputs": ["a", "b", "c"]}],
+     r"layers\[3\].inputs: a concat layer reads two distinct inputs"),
+    ([{**CONV, "name": "a"}, {"type": "maxpool", "name": "p"}, {"type": "concat", "inputs": ["a", "p"]}],
+     r"layers\[2\].inputs: concat needs maps of one height and width, got a \[4, 8, 8\], p \[4, 4, 4\]"),
     ([{**CONV, "name": "a"}, {**CONV, "name": "b", "inputs": ["a", "input"]}],
-     r"layers\[1\].inputs: a conv layer reads one distinct input\(s\)"),
+     r"layers\[1\].inputs: a conv layer reads one input"),
     ([{**CONV, "name": "a"}, {"type": "batchnorm"}],
      r"layers\[1\].inputs: a batchnorm folds into the conv, dwconv or dense layer it reads, which has activation: none "
      r"\('a' is conv, activation relu\)"),
@@ -122,10 +126,7 @@ def test_float_model_of_a_graph_runs_and_matches_shapes():
 
 @pytest.fixture(scope="session")
 def built_resnet8(tmp_path_factory):
-    build = tmp_path_factory.mktemp("build-resnet8")
-    r = run_cli("hls", "resnet8", build=build)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return build
+    return _build(tmp_path_factory, "resnet8")
 
 
 @pytest.mark.slow
@@ -210,13 +211,34 @@ def test_qkeras_refuses_a_mean_over_49_pixels(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_finn_refuses_a_graph_in_one_line(tmp_path):
-    r = run_cli("hls", "resnet8", "--backend", "finn", build=tmp_path)
+@pytest.fixture(scope="session")
+def built_resnet8_finn(tmp_path_factory):
+    return _build(tmp_path_factory, "resnet8", "--backend", "finn", "--no-progress")
+
+
+@pytest.mark.slow
+def test_resnet8_every_finn_stage_equals_brevitas(built_resnet8_finn):
+    """Skip connections as DuplicateStreams and ElementwiseAdd, the global average as GlobalAccPool
+    with its 1/16 in the host's output scale: every stage's model == the Brevitas reference."""
+    import json
+
+    build = built_resnet8_finn
+    manifest = json.loads((build / "resnet8" / "finn" / "fpgaflow-finn.json").read_text())
+    kinds = {l["op_type"].rsplit("_", 1)[0] for l in manifest["layers"]}
+    assert {"DuplicateStreams", "ElementwiseAdd", "GlobalAccPool", "MVAU", "Thresholding"} <= kinds
+    r = run_cli("csim", "resnet8", "--backend", "finn", "-n", "200", "--no-progress", build=build)
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads((build / "resnet8" / "finn" / "verify.json").read_text())
+    assert [(s["stage"], s["exact"], s["n"]) for s in result["stages"]] == [
+        (stage, 200, 200) for stage in ("qonnx", "finn_onnx", "streamlined", "hw", "folded")]
+
+
+@pytest.mark.slow
+def test_resnet8_rtl_is_refused_in_one_line_naming_the_layer(built_resnet8_finn):
+    r = run_cli("csim", "resnet8", "--backend", "finn", "--rtl", "-n", "10", build=built_resnet8_finn)
     assert r.returncode == 2
-    assert r.stderr.strip().splitlines() == [
-        "fpgaflow: error: layers[1].type: the FINN backend builds no batchnorm layer yet (it builds conv, dwconv, "
-        "maxpool, flatten, dense): use --backend hls4ml"]
-    assert not (tmp_path / "resnet8").exists()
+    line, = r.stderr.strip().splitlines()
+    assert line.startswith("fpgaflow: error: --rtl: ") and "DuplicateStreams_hls_0 (DuplicateStreams_hls) has no RTL" in line
 
 
 def test_a_mean_over_49_pixels_is_refused_by_hls4ml(tmp_path):
@@ -245,3 +267,82 @@ def test_a_mean_over_49_pixels_is_refused_by_hls4ml(tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert "average pooling AveragePool_0 over 49 pixels: hls4ml's fixed-point mean is exact only over 2^k pixels" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+CONCAT = {
+    "dataset": {"name": "mnist", "path": "../../../shared/datasets/mnist", "input_shape": [1, 28, 28],
+                "num_classes": 10},
+    "layers": [{"type": "conv", "name": "stem", "filters": 8, "kernel": 3, "padding": 1},
+               {"type": "maxpool", "name": "pool1", "kernel": 2},
+               {"type": "conv", "name": "a", "filters": 8, "kernel": 3, "padding": 1},
+               {"type": "conv", "name": "b", "filters": 4, "kernel": 1, "inputs": ["pool1"]},
+               {"type": "concat", "name": "cat", "inputs": ["a", "b"]},
+               {"type": "maxpool", "name": "pool2", "kernel": 2},
+               {"type": "flatten"},
+               {"type": "dense", "units": 10, "activation": "none"}],
+}
+
+
+def _untrained(tmp_path, framework: str):
+    """A designs folder with a two-branch concatenating design of `framework`, its weights
+    untrained (Brevitas: its scales calibrated on real images; QKeras: random): exactness does
+    not depend on training."""
+    import numpy as np
+
+    designs = tmp_path / "designs"
+    (designs / "cat").mkdir(parents=True)
+    (designs / "cat" / "design.yaml").write_text(yaml.safe_dump({"name": "cat", "framework": framework, **CONCAT}))
+    os.environ["FPGAFLOW_DESIGNS"], before = str(designs), os.environ["FPGAFLOW_DESIGNS"]
+    try:
+        design = load_design("cat")
+        if framework == "keras":
+            from fpgaflow.frontends.qkeras.model import build_model as keras_model
+
+            model = keras_model(design.spec)
+            rng = np.random.default_rng(0)
+            model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
+            model.save_weights(str(design.dir / "weights.h5"))
+        else:
+            import torch
+
+            from fpgaflow.core.data import design_images
+            from fpgaflow.frontends.brevitas.model import build_model
+            from fpgaflow.train.loop import calibrate
+
+            torch.manual_seed(0)
+            model = build_model(design.spec, as_trained=True)
+            calibrate(model, design_images(design, "test", 64)[0], 0, 8)
+            torch.save(model.state_dict(), design.dir / "weights.pt")
+    finally:
+        os.environ["FPGAFLOW_DESIGNS"] = before
+    return {**os.environ, "FPGAFLOW_DESIGNS": str(designs)}
+
+
+@pytest.mark.slow
+def test_concatenation_is_exact_in_hls4ml_and_every_finn_stage(tmp_path):
+    import json
+
+    env, build = _untrained(tmp_path, "brevitas"), tmp_path / "build"
+    for backend, n in (("hls4ml", "300"), ("finn", "50")):
+        r = run_cli("hls", "cat", "--backend", backend, "--no-progress", build=build, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = run_cli("csim", "cat", "--backend", backend, "-n", n, "--no-progress", build=build, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+    hls = json.loads((build / "cat" / "hls4ml" / "verify.json").read_text())
+    assert (hls["exact"], hls["n"]) == (300, 300)
+    finn = json.loads((build / "cat" / "finn" / "verify.json").read_text())
+    assert [s["exact"] for s in finn["stages"]] == [50] * 5
+    kinds = {l["op_type"] for l in json.loads((build / "cat" / "finn" / "fpgaflow-finn.json").read_text())["layers"]}
+    assert {"StreamingConcat_hls", "DuplicateStreams_hls"} <= kinds
+
+
+@pytest.mark.slow
+def test_qkeras_concatenation_is_exact_in_hls4ml(tmp_path):
+    import json
+
+    env, build = _untrained(tmp_path, "keras"), tmp_path / "build"
+    r = run_cli("hls", "cat", build=build, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("csim", "cat", "-n", "300", "--no-progress", build=build, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((build / "cat" / "hls4ml" / "verify.json").read_text())["exact"] == 300

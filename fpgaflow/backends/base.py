@@ -27,7 +27,6 @@ class Backend:
     manifest: str = ""            # the file that marks a complete build
     frameworks: tuple[str, ...] = ()
     page: str = ""                # the report page of a design: build/<design>/<page>
-    layer_types: tuple[str, ...] | None = None   # the spec's layer types it builds (None: every one)
 
     def project(self, design, build_dir) -> Path:
         return Path(build_dir) / design.name / self.folder
@@ -40,17 +39,6 @@ class Backend:
             others = ", ".join(b.name for b in for_framework(design.framework.name)) or "none"
             raise FpgaflowError(f"the {self.title} backend takes {', '.join(self.frameworks)} designs; {design.name} is "
                                 f"{design.framework.name}: use --backend {others}")
-        if self.layer_types is not None:
-            from ..core.layers import is_graph
-
-            layers = design.spec["layers"]
-            other = next((i for i, l in enumerate(layers) if l["type"] not in self.layer_types), None)
-            if other is not None:
-                raise FpgaflowError(f"layers[{other}].type: the {self.title} backend builds no {layers[other]['type']} layer "
-                                    f"yet (it builds {', '.join(self.layer_types)}): use --backend hls4ml")
-            if is_graph(design.spec):
-                raise FpgaflowError(f"the {self.title} backend builds chains; {design.name} branches (a layer's inputs name "
-                                    f"another than the layer before it): use --backend hls4ml")
 
     def preflight(self, design, build_dir, inexact: bool = False) -> None:
         """Before a build: the backend takes the design; an imported model maps on it node by node

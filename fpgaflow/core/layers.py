@@ -7,20 +7,28 @@ pruner read these records instead of walking the spec and re-applying its defaul
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+
+# a design's and a layer's name: a folder name and an identifier in generated code
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 # layers whose weights become multipliers; named conv1, conv2, fc1 ... unless the spec names them
 WEIGHTED = {"conv": "conv", "dwconv": "dw", "dense": "fc"}
 # other layers get readable names too (pool1, bn1, add1, flatten1): hls4ml names its layers after them
 UNNAMED = {"maxpool": "pool", "batchnorm": "bn", "global_avgpool": "gap"}
-# layers that join branches: they read two or more inputs of one shape
-JOINS = {"add"}
+# layers that join two branches: their output shape from both inputs' shapes (an add's are
+# one shape, a concatenation's one height and width)
+JOINS = {"add": lambda shapes: shapes[0],
+         "concat": lambda shapes: (sum(s[0] for s in shapes), *shapes[0][1:])}
 # where a graph starts: a layer's `inputs` may name it
 INPUT = "input"
 # a trained batch normalization is folded into the weighted layer before it (its weights and
 # bias rescaled, that layer's activation taken over): the hardware never computes one, so it is
 # exact by construction
 FOLDED = {"batchnorm"}
+# the layers without weights that end in an activation (relu or none)
+ACTIVATED = FOLDED | {"add"}
 # layers whose output channels channel pruning removes; a depthwise layer has as many channels
 # as its input, so it loses those its producer lost. The last layer (the logits) keeps all.
 CHANNEL_PRUNABLE = {"conv": "filters", "dense": "units"}
@@ -40,7 +48,6 @@ OUTPUT_SHAPES = {
     "flatten": lambda layer, shape: (math.prod(shape),),
     "dense": lambda layer, shape: (layer["units"],),
     "batchnorm": lambda layer, shape: shape,
-    "add": lambda layer, shape: shape,
     "global_avgpool": lambda layer, shape: (shape[0],),
 }
 
@@ -87,7 +94,10 @@ class Layer:
         return self.params.get(key, default)
 
 
-def output_shape(layer: dict, shape: tuple) -> tuple:
+def output_shape(layer: dict, shape: tuple, inputs: list[tuple] = ()) -> tuple:
+    """Its output shape for its input's shape; a join's from all its inputs' shapes."""
+    if layer["type"] in JOINS:
+        return JOINS[layer["type"]]([tuple(s) for s in inputs] or [tuple(shape)])
     return OUTPUT_SHAPES[layer["type"]](layer, tuple(shape))
 
 
@@ -156,7 +166,7 @@ def _out_bits(layer: Layer, quant: dict) -> int:
         return layer.act_bits
     if layer.weighted:
         return layer.get("act_bits", quant["act_bits"])
-    return layer.in_bits + (1 if layer.type in JOINS else 0)
+    return layer.in_bits + (1 if layer.type in ACTIVATED & set(JOINS) else 0)  # a sum, unquantized
 
 
 def resolve(spec: dict, as_trained: bool = False) -> list[Layer]:
@@ -173,9 +183,9 @@ def resolve(spec: dict, as_trained: bool = False) -> list[Layer]:
         kind = params["type"]
         shape = shapes[inputs[0]]
         has_weights = kind in WEIGHTED
-        activation = params.get("activation", "relu") if has_weights or kind in FOLDED | JOINS else None
+        activation = params.get("activation", "relu") if has_weights or kind in ACTIVATED else None
         relu = activation == "relu"
-        out_shape = output_shape(params, shape)
+        out_shape = output_shape(params, shape, [shapes[n] for n in inputs])
         layer = Layer(
             name=name, type=kind, inputs=inputs, in_shape=shape, out_shape=out_shape, params=params, last=i == last,
             activation=activation,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +14,10 @@ import yaml
 
 from ..frontends import FRAMEWORKS, Framework, framework
 from .errors import FpgaflowError
-from .layers import CHANNEL_PRUNABLE, FOLDED, INPUT, JOINS, WEIGHTED, is_graph, layer_inputs, layer_names, output_shape
+from .graph_rules import check_graph
+from .layers import CHANNEL_PRUNABLE, NAME_RE, WEIGHTED
 from .parts import part_capacity
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def leaf(type_, default=None, *, required=False, min=None, max=None, choices=None):
@@ -53,10 +52,13 @@ LAYER_SCHEMAS = {
     # trains folded into that layer's weights and is gone from the deployed network
     "batchnorm": {**LAYER_COMMON, "activation": leaf(str, "relu", choices=["relu", "none"]),
                   "act_bits": leaf(int, min=1, max=16)},
-    # element-wise sum of two or more inputs of one shape (a residual add): every operand on one
+    # element-wise sum of two inputs of one shape (a residual add): every operand on one
     # signed grid of operand_bits, then the activation
     "add": {**LAYER_COMMON, "activation": leaf(str, "relu", choices=["relu", "none"]),
             "operand_bits": leaf(int, 8, **BITS), "act_bits": leaf(int, min=1, max=16)},
+    # channels of two inputs of one height and width, one after the other: every operand
+    # on one signed grid of operand_bits first
+    "concat": {**LAYER_COMMON, "operand_bits": leaf(int, 8, **BITS)},
     # the mean of each channel over the whole map: (C, H, W) -> (C,)
     "global_avgpool": {**LAYER_COMMON},
 }
@@ -212,7 +214,7 @@ def validate(data) -> dict:
             layer["name"] = layer["name"] or f"{WEIGHTED[kind]}{counts[kind]}"
         layers.append({k: v for k, v in layer.items() if v is not None})
     spec["layers"] = layers
-    _check_graph(spec)
+    check_graph(spec)
     last = layers[-1]
     if last["type"] != "dense" or last.get("activation") != "none" or last["units"] != spec["dataset"]["num_classes"]:
         raise FpgaflowError("layers: the last layer must be dense with units = num_classes and activation: none "
@@ -222,60 +224,6 @@ def validate(data) -> dict:
     _check_reuse(spec, layers)
     _check_budget(spec["budget"])
     return spec
-
-
-MAP_LAYERS = ("conv", "dwconv", "maxpool", "global_avgpool")  # they read (C, H, W)
-
-
-def _check_graph(spec: dict) -> None:
-    """Names unique, every input an earlier layer, joins of one shape, each batchnorm reading a
-    weighted layer of its own, no branch left unread: the file order is an execution order."""
-    layers = spec["layers"]
-    names, inputs = layer_names(layers), layer_inputs(layers)
-    shapes, readers = {INPUT: tuple(spec["dataset"]["input_shape"])}, {}
-    for i, (layer, name, ins) in enumerate(zip(layers, names, inputs)):
-        where, kind = f"layers[{i}]", layer["type"]
-        if not NAME_RE.match(name) or name == INPUT:
-            raise FpgaflowError(f"{where}.name: {name!r} must be lower-case letters, digits and '_' (not 'input')")
-        if name in shapes:
-            raise FpgaflowError(f"{where}.name: '{name}' names two layers")
-        for n in ins:
-            if not isinstance(n, str) or n not in shapes:
-                raise FpgaflowError(f"{where}.inputs: {n!r} is not an earlier layer (earlier: "
-                                    f"{', '.join(list(shapes)[-6:])})")
-            readers.setdefault(n, []).append(name)
-        want = "two or more" if kind in JOINS else "one"
-        if (len(ins) >= 2) != (kind in JOINS) or len(set(ins)) != len(ins):
-            raise FpgaflowError(f"{where}.inputs: a {kind} layer reads {want} distinct input(s), got {list(ins)}")
-        if kind in JOINS and len({shapes[n] for n in ins}) != 1:
-            raise FpgaflowError(f"{where}.inputs: {kind} needs inputs of one shape, got "
-                                f"{', '.join(f'{n} {list(shapes[n])}' for n in ins)}")
-        if kind in FOLDED:
-            producer = layers[names.index(ins[0])] if ins[0] in names else {"type": INPUT}
-            if producer["type"] not in ("conv", "dwconv", "dense") or producer.get("activation") != "none":
-                raise FpgaflowError(f"{where}.inputs: a batchnorm folds into the conv, dwconv or dense layer it reads, "
-                                    f"which has activation: none ('{ins[0]}' is {producer['type']}"
-                                    f"{', activation ' + producer.get('activation', 'relu') if producer['type'] in WEIGHTED else ''})")
-        if kind in MAP_LAYERS and len(shapes[ins[0]]) != 3:
-            raise FpgaflowError(f"{where}: a {kind} layer reads a (channels, height, width) map, "
-                                f"'{ins[0]}' gives {list(shapes[ins[0]])}")
-        if kind == "dense" and len(shapes[ins[0]]) != 1:
-            raise FpgaflowError(f"{where}: a dense layer reads a vector, '{ins[0]}' gives {list(shapes[ins[0]])} "
-                                f"(flatten or global_avgpool first)")
-        shapes[name] = output_shape(layer, shapes[ins[0]])
-        if min(shapes[name]) < 1:
-            raise FpgaflowError(f"{where}: its output shape {list(shapes[name])} is empty")
-    for i, (layer, name) in enumerate(zip(layers, names)):
-        if layer["type"] in FOLDED and len(readers.get(inputs[i][0], [])) != 1:
-            raise FpgaflowError(f"layers[{i}].inputs: the batchnorm folds into '{inputs[i][0]}', which is also read by "
-                                f"{', '.join(n for n in readers[inputs[i][0]] if n != name)}")
-    unread = [n for n in names[:-1] if n not in readers]
-    if unread:
-        raise FpgaflowError(f"layers: '{unread[0]}' is read by no layer (only the last layer is the output)")
-    if spec["prune"]["kind"] == "channel" and spec["prune"]["sparsity"] > 0 and \
-            (is_graph(spec) or any(l["type"] in FOLDED for l in layers)):
-        raise FpgaflowError("prune.kind: channel pruning cuts chains without batchnorm; this design branches or "
-                            "normalizes (use kind: magnitude)")
 
 
 def _check_prune(spec, layers):

@@ -35,14 +35,14 @@ class Framework:
 FRAMEWORKS = {
     "brevitas": Framework(
         name="brevitas", weights_file="weights.pt",
-        layer_types=("conv", "dwconv", "maxpool", "flatten", "dense", "batchnorm", "add", "global_avgpool"),
+        layer_types=("conv", "dwconv", "maxpool", "flatten", "dense", "batchnorm", "add", "concat", "global_avgpool"),
         references=("torch-cpu", "torch-cuda"),
         train="fpgaflow.train.loop:train", export="fpgaflow.frontends.brevitas.export:export_qonnx",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:QonnxFront",
         trace="fpgaflow.frontends.brevitas.trace:trace", scaled_training=True, model_format="qonnx"),
     "keras": Framework(
         name="keras", weights_file="weights.h5",
-        layer_types=("conv", "maxpool", "flatten", "dense", "add", "global_avgpool"),
+        layer_types=("conv", "maxpool", "flatten", "dense", "add", "concat", "global_avgpool"),
         references=("tf-cpu", "tf-cuda"),
         train="fpgaflow.train.qkeras:train", export="fpgaflow.frontends.qkeras.export:export_keras",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:KerasFront",

@@ -18,7 +18,6 @@ class FinnBackend(Backend):
     folder = "finn"
     manifest = "fpgaflow-finn.json"
     frameworks = ("brevitas", "qonnx")
-    layer_types = ("conv", "dwconv", "maxpool", "flatten", "dense")  # chains: no residual add, batchnorm or average pooling yet
     page = "report-finn.html"
 
     def _build(self, design, build_dir, progress: bool, inexact: bool = False) -> Path:

@@ -14,8 +14,8 @@ def apply(model, passes, stage: str):
         except FpgaflowError:
             raise
         except Exception as e:
-            raise FpgaflowError(f"FINN stage '{stage}': {type(t).__name__} failed: {str(e).strip().splitlines()[0]}") \
-                from None
+            detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise FpgaflowError(f"FINN stage '{stage}': {type(t).__name__} failed: {detail}") from None
     return model
 
 
@@ -26,8 +26,11 @@ def minimize_bit_width() -> list:
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
-    return [MinimizeWeightBitWidth(), MinimizeAccumulatorWidth(), InferDataTypes(), RoundAndClipThresholds(),
-            InferDataTypes(), MinimizeWeightBitWidth(), InferDataTypes()]
+    # thresholds clipped to their input's range first: a requantizer on a skip path (unsigned
+    # in, signed out) has thresholds below 0, which FINN's width minimization asserts against;
+    # for an integer input x >= t <=> x >= ceil(t), and a threshold below the range always holds
+    return [RoundAndClipThresholds(), InferDataTypes(), MinimizeWeightBitWidth(), MinimizeAccumulatorWidth(),
+            InferDataTypes(), RoundAndClipThresholds(), InferDataTypes(), MinimizeWeightBitWidth(), InferDataTypes()]
 
 
 def _tidy() -> list:
@@ -50,11 +53,38 @@ def finn_onnx_passes() -> list:
     from . import transforms as ff
 
     return [ff.FoldBiasQuant(), ff.IntegerInput(), ff.QuantActToMultiThreshold(), ff.RejectOtherQuantActs(),
-            ConvertQONNXtoFINN(), *_tidy()]
+            ff.GlobalAveragePool(), ConvertQONNXtoFINN(), *_tidy()]
 
 
-def streamline_passes(float_tail: bool = False) -> list:
+def branches(model) -> bool:
+    """The graph forks or joins (a skip connection), or pools globally: it needs graph_passes."""
+    return any(n.op_type in ("GlobalAveragePool", "GlobalAccPool") or model.is_fork_node(n) or model.is_join_node(n)
+               for n in model.graph.node)
+
+
+def _graph_passes() -> tuple[list, list]:
+    """(layout, moves) for a graph, FINN's ResNet recipe: scales moved past forks and into the
+    join's thresholds, Transposes pushed through forks and joins until they cancel. FINN's
+    layout passes see one consumer only, so forked Transposes are merged before them."""
     import finn.transformation.streamline.absorb as absorb
+    import finn.transformation.streamline.reorder as reorder
+    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+
+    from . import transforms as ff
+
+    layout = [ff.MergeForkedTransposes(), MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(),
+              MakeMaxPoolNHWC(), absorb.AbsorbConsecutiveTransposes()]
+    moves = [reorder.MoveLinearPastFork(), reorder.MoveLinearPastEltwiseAdd(), reorder.MoveTransposePastFork(),
+             absorb.AbsorbConsecutiveTransposes(), absorb.AbsorbTransposeIntoMultiThreshold(),
+             reorder.MoveTransposePastJoinAdd(), reorder.MoveMulPastJoinConcat(), reorder.MoveTransposePastJoinConcat(),
+             absorb.AbsorbTransposeIntoMultiThreshold(),
+             absorb.AbsorbConsecutiveTransposes()]
+    return layout, moves
+
+
+def streamline_passes(float_tail: bool = False, graph: bool = False) -> list:
+    import finn.transformation.streamline.absorb as absorb
+    from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import InferGlobalAccPoolLayer
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
     from qonnx.transformation.general import RemoveUnusedTensors
@@ -63,14 +93,23 @@ def streamline_passes(float_tail: bool = False) -> list:
 
     from . import transforms as ff
 
+    tail = [InferDataLayouts(), RemoveUnusedTensors(), ff.BiasBeforeOutputScale(strict=not float_tail)]
+    if graph:
+        # a global average becomes an integer sum (GlobalAccPool) and a 1/pixels Mul, which the
+        # last Streamline moves into the output's scale
+        layout, moves = _graph_passes()
+        return [absorb.AbsorbScalarBiasIntoMultiThreshold(), *moves, Streamline(), LowerConvsToMatMul(), *moves,
+                *layout, *moves, Streamline(), InferGlobalAccPoolLayer(), *moves, *layout, Streamline(), *moves,
+                *layout, Streamline(), *tail]
     return [absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
             MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
-            absorb.AbsorbConsecutiveTransposes(), Streamline(), InferDataLayouts(), RemoveUnusedTensors(),
-            ff.BiasBeforeOutputScale(strict=not float_tail)]
+            absorb.AbsorbConsecutiveTransposes(), Streamline(), *tail]
 
 
 def hw_passes(rtl: bool = True, float_tail: bool = False) -> list:
+    from finn.transformation.fpgadataflow.convert_to_hw.concat import InferConcatLayer
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
     from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
         InferElementwiseBinaryOperation,
     )
@@ -98,6 +137,7 @@ def hw_passes(rtl: bool = True, float_tail: bool = False) -> list:
             InferPool(), InferConvInpGen(),
             RemoveCNVtoFCFlatten(),
             InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
+            InferConcatLayer(), InferDuplicateStreamsLayer(),   # a fork: one stream in, one per reader out
             GiveUniqueNodeNamesRecursive(), InferDataLayouts(), InferDataTypes(), InferShapes(),
             ff.RequireMapped(float_tail), *minimize_bit_width()]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .folding import fold, write_estimates
-from .passes import apply, finn_onnx_passes, hw_passes, streamline_passes, stream_passes
+from .passes import apply, branches, finn_onnx_passes, hw_passes, streamline_passes, stream_passes
 
 
 @dataclass
@@ -96,7 +96,7 @@ STEPS = [
          integer_input=False),
     Step("finn_onnx", _transform(lambda state: finn_onnx_passes()),
          "fpgaflow's fixes + ConvertQONNXtoFINN (integer input, FLOOR thresholds)"),
-    Step("streamlined", _transform(lambda state: streamline_passes(state.inexact)),
+    Step("streamlined", _transform(lambda state: streamline_passes(state.inexact, branches(state.model))),
          "streamlined: scales and biases moved into integer thresholds, convs lowered"),
     Step("hw", _transform(lambda state: hw_passes(state.rtl, state.inexact)),
          "HW layers (MVAU, VVAU, Thresholding, SWG, FMPadding, Pool, ElementwiseAdd), bit widths minimized; "

@@ -141,6 +141,49 @@ class RejectOtherQuantActs(Transformation):
         return model, False
 
 
+class GlobalAveragePool(Transformation):
+    """An AveragePool over the whole map (the export of fpgaflow's global_avgpool) becomes ONNX's
+    GlobalAveragePool: FINN streamlines scales past it and maps it to GlobalAccPool (an integer
+    sum per channel) with the 1/pixels factor as a scalar Mul, which streamlining then moves
+    into the output's scale, so the accelerator adds integers and divides by nothing."""
+
+    def apply(self, model):
+        for node in model.graph.node:
+            if node.op_type != "AveragePool":
+                continue
+            _, _, h, w = model.get_tensor_shape(node.input[0])
+            kernel = next(list(a.ints) for a in node.attribute if a.name == "kernel_shape")
+            pads = next((list(a.ints) for a in node.attribute if a.name == "pads"), [0, 0, 0, 0])
+            if kernel != [h, w] or any(pads):
+                continue
+            node.op_type = "GlobalAveragePool"
+            del node.attribute[:]
+            return model, True
+        return model, False
+
+
+class MergeForkedTransposes(Transformation):
+    """A tensor read by two or more Transposes of one permutation is transposed once, and every
+    reader of those Transposes reads the one. FINN's layout passes (MakeMaxPoolNHWC, absorbing a
+    Transpose into thresholds) look at one consumer and rewire only it, which at a fork (a skip
+    connection) leaves the other branch reading the wrong layout."""
+
+    def apply(self, model):
+        for tensor in {i for n in model.graph.node for i in n.input}:
+            readers = [n for n in (model.find_consumers(tensor) or []) if n.op_type == "Transpose"]
+            perms = {tuple(helper.get_attribute_value(a)) for n in readers for a in n.attribute if a.name == "perm"}
+            outputs = {o.name for o in model.graph.output}
+            if len(readers) < 2 or len(perms) != 1 or any(n.output[0] in outputs for n in readers):
+                continue
+            keep = readers[0]
+            for other in readers[1:]:
+                for node in model.graph.node:
+                    node.input[:] = [keep.output[0] if i == other.output[0] else i for i in node.input]
+                model.graph.node.remove(other)
+            return model, True
+        return model, False
+
+
 class IntegerInput(Transformation):
     """Make the accelerator take integers: the input Quant becomes a UINTn/INTn graph input
     followed by a Mul with its power-of-two scale, which streamlining absorbs into the first

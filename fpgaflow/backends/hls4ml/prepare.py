@@ -59,8 +59,45 @@ def _global_average_pool_channels_last(model):
     return model
 
 
+TO_CHANNELS_LAST = [0, 2, 3, 1]
+
+
+def _perm(node) -> list | None:
+    from onnx import helper
+
+    return next((list(helper.get_attribute_value(a)) for a in node.attribute if a.name == "perm"), None)
+
+
+def _concat_channels_last(model):
+    """qonnx's channels-last conversion leaves a channel concatenation in NCHW between Transposes
+    (to NCHW on every input, back to NHWC after). Concatenating the NHWC tensors on their last
+    axis is the same tensor: the Transposes go."""
+    from onnx import helper
+
+    for node in list(model.graph.node):
+        if node.op_type != "Concat" or len(model.get_tensor_shape(node.output[0])) != 4:
+            continue
+        axis = next(helper.get_attribute_value(a) for a in node.attribute if a.name == "axis")
+        before = [model.find_producer(i) for i in node.input]
+        after = model.find_consumers(node.output[0]) or []
+        if axis not in (1, -3) or len(after) != 1 or after[0].op_type != "Transpose" or \
+                _perm(after[0]) != TO_CHANNELS_LAST or \
+                any(p is None or p.op_type != "Transpose" or _perm(p) != TO_CHANNELS_FIRST
+                    or len(model.find_consumers(p.output[0])) != 1 for p in before):
+            continue
+        del node.input[:]
+        node.input.extend(p.input[0] for p in before)
+        del node.attribute[:]
+        node.attribute.append(helper.make_attribute("axis", 3))
+        node.output[0] = after[0].output[0]
+        for p in before + after:
+            model.graph.node.remove(p)
+    return model
+
+
 # hls4ml's ONNX front end expects channels-last tensors and MatMul+Add instead of Gemm
-PREPARE_FOR_HLS4ML = (_cleanup, _channels_last, _gemm_to_matmul, _cleanup, _global_average_pool_channels_last)
+PREPARE_FOR_HLS4ML = (_cleanup, _channels_last, _gemm_to_matmul, _cleanup, _concat_channels_last,
+                      _global_average_pool_channels_last)
 
 
 def prepare(qonnx_path: Path):

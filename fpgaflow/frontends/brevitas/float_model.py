@@ -28,7 +28,8 @@ FLOAT_BUILDERS = {"conv": _conv, "dwconv": lambda layer: _conv(layer, groups=lay
                   "flatten": lambda layer: [nn.Flatten()], "dense": _dense,
                   "batchnorm": lambda layer: [(nn.BatchNorm2d if len(layer.in_shape) == 3 else nn.BatchNorm1d)(
                       layer.in_shape[0]), *_relu(layer)],
-                  "add": lambda layer: [Join(nn.Identity(), nn.Sequential(*_relu(layer)))],
+                  "add": lambda layer: [Join("add", nn.Identity(), nn.Sequential(*_relu(layer)))],
+                  "concat": lambda layer: [Join("concat", nn.Identity(), nn.Sequential())],
                   "global_avgpool": lambda layer: [GlobalAvgPool(*layer.in_shape[1:])]}
 
 

@@ -7,6 +7,7 @@ Chains keep nn.Sequential (their committed weights are keyed by position).
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ...core.layers import FOLDED, INPUT, is_graph
@@ -51,19 +52,28 @@ class Stage(nn.Sequential):
         return x
 
 
-class Join(nn.Module):
-    """Branches added element-wise, each operand through `operand` first (one module for all,
-    so a quantizer there puts every operand on one grid and the sum is exact), then `after`."""
+def _sum(xs):
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    return total
 
-    def __init__(self, operand: nn.Module, after: nn.Module):
+
+# how a join combines its operands: added element-wise, or channels one after the other
+COMBINE = {"add": _sum, "concat": lambda xs: torch.cat(xs, dim=1)}
+
+
+class Join(nn.Module):
+    """Branches joined (COMBINE), each operand through `operand` first (one module for all, so a
+    quantizer there puts every operand on one grid: the sum is exact, the concatenation one
+    tensor of one type), then `after`."""
+
+    def __init__(self, kind: str, operand: nn.Module, after: nn.Module):
         super().__init__()
-        self.operand, self.after = operand, after
+        self.kind, self.operand, self.after = kind, operand, after
 
     def forward(self, *xs):
-        total = self.operand(xs[0])
-        for x in xs[1:]:
-            total = total + self.operand(x)
-        return self.after(total)
+        return self.after(COMBINE[self.kind]([self.operand(x) for x in xs]))
 
 
 class GlobalAvgPool(nn.Module):

@@ -52,11 +52,11 @@ def _dense(spec, layer: Layer):
     return [fc, *_act(layer)]
 
 
-def _add(spec, layer: Layer):
-    # one signed quantizer for every operand: all on one power-of-two grid, so the sum is an
-    # integer sum in hardware
+def _join(spec, layer: Layer):
+    # one signed quantizer for every operand: all on one power-of-two grid, so a sum is an
+    # integer sum in hardware and a concatenation one tensor of one type
     operand = _qnn().QuantIdentity(act_quant=OperandQuant, bit_width=layer.in_bits, return_quant_tensor=True)
-    return [Join(operand, nn.Sequential(*_act(layer)))]
+    return [Join(layer.type, operand, nn.Sequential(*_act(layer)))]
 
 
 LAYER_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": lambda spec, layer: [nn.MaxPool2d(layer.get("kernel"))],
@@ -64,7 +64,7 @@ LAYER_BUILDERS = {"conv": _conv, "dwconv": _dwconv, "maxpool": lambda spec, laye
                   # trained only (deployed, it is folded into its producer): the producer's
                   # FoldedBatchNorm normalizes, this layer's module is the activation after it
                   "batchnorm": lambda spec, layer: _act(layer) or [nn.Identity()],
-                  "add": _add,
+                  "add": _join, "concat": _join,
                   "global_avgpool": lambda spec, layer: [GlobalAvgPool(*layer.in_shape[1:])]}
 
 

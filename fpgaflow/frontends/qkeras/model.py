@@ -96,7 +96,14 @@ def _global_avgpool(spec, layer: Layer, in_frac):
     return [layers.GlobalAveragePooling2D(name=layer.name)], in_frac + pixels.bit_length() - 1
 
 
-LAYER_BUILDERS = {"conv": _conv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense, "add": _add,
+def _concat(spec, layer: Layer, in_frac):
+    """Channels one after the other, each on its own grid: hls4ml's concatenation type holds all."""
+    from tf_keras import layers
+
+    return [layers.Concatenate(name=layer.name)], in_frac
+
+
+LAYER_BUILDERS = {"conv": _conv, "maxpool": _maxpool, "flatten": _flatten, "dense": _dense, "add": _add, "concat": _concat,
                   "global_avgpool": _global_avgpool}
 
 
