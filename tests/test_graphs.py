@@ -241,8 +241,8 @@ def test_resnet8_rtl_is_refused_in_one_line_naming_the_layer(built_resnet8_finn)
     assert line.startswith("fpgaflow: error: --rtl: ") and "DuplicateStreams_hls_0 (DuplicateStreams_hls) has no RTL" in line
 
 
-def test_a_mean_over_49_pixels_is_refused_by_hls4ml(tmp_path):
-    """7x7 has no exact fixed-point mean: the build stops at conversion, naming the node."""
+def test_a_mean_over_49_pixels_is_refused_by_both_backends(tmp_path):
+    """7x7 has no exact fixed-point mean: each build stops, naming the node, and leaves nothing."""
     import shutil
 
     designs = tmp_path / "designs"
@@ -263,35 +263,46 @@ def test_a_mean_over_49_pixels_is_refused_by_hls4ml(tmp_path):
     model = build_model(validate(data), as_trained=True)
     calibrate(model, design_images(load_design("resnet8"), "test", 16)[0], 0, 2)  # untrained, scales learned
     torch.save(deployed_state(validate(data), model.state_dict()), designs / "resnet8" / "weights.pt")
-    r = run_cli("hls", "resnet8", build=tmp_path / "build", env={**os.environ, "FPGAFLOW_DESIGNS": str(designs)})
+    env = {**os.environ, "FPGAFLOW_DESIGNS": str(designs)}
+    r = run_cli("hls", "resnet8", build=tmp_path / "build", env=env)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "average pooling AveragePool_0 over 49 pixels: hls4ml's fixed-point mean is exact only over 2^k pixels" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("hls", "resnet8", "--backend", "finn", "--no-progress", build=tmp_path / "build", env=env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == ["fpgaflow: error: FINN backend: global average pooling AveragePool_0 over 49 "
+                                             "pixels: exact only over 2^k pixels (make the map before it 2x2, 4x4, 8x4 ...)"]
+    assert not (tmp_path / "build" / "resnet8").exists()
 
 
-CONCAT = {
-    "dataset": {"name": "mnist", "path": "../../../shared/datasets/mnist", "input_shape": [1, 28, 28],
-                "num_classes": 10},
-    "layers": [{"type": "conv", "name": "stem", "filters": 8, "kernel": 3, "padding": 1},
-               {"type": "maxpool", "name": "pool1", "kernel": 2},
-               {"type": "conv", "name": "a", "filters": 8, "kernel": 3, "padding": 1},
-               {"type": "conv", "name": "b", "filters": 4, "kernel": 1, "inputs": ["pool1"]},
-               {"type": "concat", "name": "cat", "inputs": ["a", "b"]},
-               {"type": "maxpool", "name": "pool2", "kernel": 2},
-               {"type": "flatten"},
-               {"type": "dense", "units": 10, "activation": "none"}],
-}
+MNIST = {"name": "mnist", "path": "../../../shared/datasets/mnist", "input_shape": [1, 28, 28], "num_classes": 10}
+CONCAT = [{"type": "conv", "name": "stem", "filters": 8, "kernel": 3, "padding": 1},
+          {"type": "maxpool", "name": "pool1", "kernel": 2},
+          {"type": "conv", "name": "a", "filters": 8, "kernel": 3, "padding": 1},
+          {"type": "conv", "name": "b", "filters": 4, "kernel": 1, "inputs": ["pool1"]},
+          {"type": "concat", "name": "cat", "inputs": ["a", "b"]},
+          {"type": "maxpool", "name": "pool2", "kernel": 2},
+          {"type": "flatten"},
+          {"type": "dense", "units": 10, "activation": "none"}]
+# a chain that ends in a global average over 4x4 pixels
+GAP_CHAIN = [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1},
+             {"type": "maxpool", "kernel": 2},
+             {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": 1},
+             {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": 1},
+             {"type": "global_avgpool"},
+             {"type": "dense", "units": 10, "activation": "none"}]
 
 
-def _untrained(tmp_path, framework: str):
-    """A designs folder with a two-branch concatenating design of `framework`, its weights
-    untrained (Brevitas: its scales calibrated on real images; QKeras: random): exactness does
-    not depend on training."""
+def _untrained(tmp_path, framework: str, layers=CONCAT):
+    """A designs folder with design `cat` of `framework` and `layers`, its weights untrained
+    (Brevitas: its scales calibrated on real images; QKeras: random): exactness does not depend
+    on training."""
     import numpy as np
 
     designs = tmp_path / "designs"
     (designs / "cat").mkdir(parents=True)
-    (designs / "cat" / "design.yaml").write_text(yaml.safe_dump({"name": "cat", "framework": framework, **CONCAT}))
+    (designs / "cat" / "design.yaml").write_text(
+        yaml.safe_dump({"name": "cat", "framework": framework, "dataset": MNIST, "layers": layers}))
     os.environ["FPGAFLOW_DESIGNS"], before = str(designs), os.environ["FPGAFLOW_DESIGNS"]
     try:
         design = load_design("cat")
@@ -346,3 +357,20 @@ def test_qkeras_concatenation_is_exact_in_hls4ml(tmp_path):
     r = run_cli("csim", "cat", "-n", "300", "--no-progress", build=build, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads((build / "cat" / "hls4ml" / "verify.json").read_text())["exact"] == 300
+
+
+@pytest.mark.slow
+def test_a_global_average_in_finn_rtl_equals_brevitas(tmp_path):
+    """A chain ending in a global average: GlobalAccPool (HLS only in finn-plus) stitched as
+    fpgaflow's RTL block, the accelerator simulated in Verilator, == Brevitas."""
+    import json
+
+    env, build = _untrained(tmp_path, "brevitas", GAP_CHAIN), tmp_path / "build"
+    r = run_cli("hls", "cat", "--backend", "finn", "--no-progress", build=build, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("csim", "cat", "--backend", "finn", "--rtl", "-n", "100", "--no-progress", build=build, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads((build / "cat" / "finn" / "verify.json").read_text())
+    assert [(s["stage"], s["exact"]) for s in result["stages"]][-1] == ("rtl", 100)
+    rtl = json.loads((build / "cat" / "finn" / "rtl" / "rtl.json").read_text())
+    assert "fpgaflow hw/fpgaflow_global_acc_pool.sv" in {l["implementation"] for l in rtl["layers"]}

@@ -53,3 +53,24 @@ def test_bias_add_block_equals_numpy(tmp_path):
     want = x + bias
     assert want.min() < -(2 ** (in_bits - 1)) or want.max() >= 2 ** (in_bits - 1)  # the sum needs the wider output
     assert np.array_equal(r["out"].reshape(n, channels), want)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_global_acc_pool_block_equals_numpy(tmp_path, signed):
+    pe, channels, pixels, in_bits, n = 2, 6, 16, 4, 5
+    out_bits = in_bits + 4   # 16 pixels: 4 more bits hold any sum (FINN's output type)
+    rng = np.random.default_rng(2)
+    low, high = (-(2 ** (in_bits - 1)), 2 ** (in_bits - 1)) if signed else (0, 2 ** in_bits)
+    x = rng.integers(low, high, size=(n, pixels, channels))
+    x[0] = high - 1   # the extremes: a sum 16 times the largest (and smallest) input
+    x[1] = low
+    layer = stitch.Layer("gap", "GlobalAccPool_hls", "fpgaflow_global_acc_pool",
+                         [stitch.copy_own("fpgaflow_global_acc_pool.sv", tmp_path)],
+                         {"PE": pe, "CHANNELS": channels, "PIXELS": pixels, "IN_BITS": in_bits, "OUT_BITS": out_bits,
+                          "SIGNED": int(signed)})
+    s_in = stitch.Stream(0, "x", (pe * in_bits + 7) // 8 * 8, pe, in_bits, signed, pixels * channels // pe, "nhwc")
+    s_out = stitch.Stream(1, "y", (pe * out_bits + 7) // 8 * 8, pe, out_bits, signed, channels // pe, "nhwc")
+    r = _run(tmp_path, layer, s_in, s_out, x)
+    assert not r["deadlock"]
+    assert np.array_equal(r["out"].reshape(n, channels), x.sum(axis=1))
+    assert r["beats"] == [x.size // pe, n * channels // pe]

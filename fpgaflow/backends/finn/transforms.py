@@ -156,6 +156,11 @@ class GlobalAveragePool(Transformation):
             pads = next((list(a.ints) for a in node.attribute if a.name == "pads"), [0, 0, 0, 0])
             if kernel != [h, w] or any(pads):
                 continue
+            if (h * w) & (h * w - 1):
+                # the 1/pixels would end in the host's float output scale, where the reference
+                # divides before its dense layer: the two round differently
+                raise FpgaflowError(f"FINN backend: global average pooling {node.name} over {h * w} pixels: exact only "
+                                    f"over 2^k pixels (make the map before it 2x2, 4x4, 8x4 ...)")
             node.op_type = "GlobalAveragePool"
             del node.attribute[:]
             return model, True

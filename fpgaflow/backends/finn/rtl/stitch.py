@@ -124,9 +124,18 @@ def _bias_add(inst, node, root: Path, model) -> Layer:
                  implementation="fpgaflow hw/fpgaflow_bias_add.sv")
 
 
+def _global_acc_pool(inst, node, root: Path, model) -> Layer:
+    vecs, dt = inst.get_nodeattr("numInputVectors"), inst.get_input_datatype(0)
+    return Layer(node.name, node.op_type, "fpgaflow_global_acc_pool", [copy_own("fpgaflow_global_acc_pool.sv", root)],
+                 {"PE": inst.get_nodeattr("PE"), "CHANNELS": inst.get_nodeattr("NumChannels"),
+                  "PIXELS": math.prod(vecs[1:]), "IN_BITS": dt.bitwidth(),
+                  "OUT_BITS": inst.get_output_datatype(0).bitwidth(), "SIGNED": int(dt.signed())},
+                 implementation="fpgaflow hw/fpgaflow_global_acc_pool.sv")
+
+
 # layers finn-plus has only as HLS, and the fpgaflow block that takes each (why: README, RTL)
 BLOCKS = {"Pool_hls": lambda inst, node, root, model: _maxpool(inst, node, root),
-          "ElementwiseAdd_hls": _bias_add}
+          "ElementwiseAdd_hls": _bias_add, "GlobalAccPool_hls": _global_acc_pool}
 
 
 def copy_own(name: str, root: Path) -> str:
