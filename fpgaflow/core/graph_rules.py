@@ -27,9 +27,8 @@ def check_graph(spec: dict) -> None:
         # hls4ml's merge and concatenate layers take two inputs (a third would be typed without it)
         want = 2 if kind in JOINS else 1
         if len(ins) != want or len(set(ins)) != len(ins):
-            article = "an" if kind[0] in "aeiou" else "a"
-            raise FpgaflowError(f"{where}.inputs: {article} {kind} layer reads {'two distinct inputs' if want == 2 else 'one input'}, "
-                                f"got {list(ins)}")
+            article, what = "an" if kind[0] in "aeiou" else "a", "two distinct inputs" if want == 2 else "one input"
+            raise FpgaflowError(f"{where}.inputs: {article} {kind} layer reads {what}, got {list(ins)}")
         joined = {shapes[n] if kind == "add" else (len(shapes[n]), *shapes[n][1:]) for n in ins}
         if kind in JOINS and (len(joined) != 1 or (kind == "concat" and len(shapes[ins[0]]) != 3)):
             what = "inputs of one shape" if kind == "add" else "maps of one height and width"
@@ -37,10 +36,10 @@ def check_graph(spec: dict) -> None:
                                 f"{', '.join(f'{n} {list(shapes[n])}' for n in ins)}")
         if kind in FOLDED:
             producer = layers[names.index(ins[0])] if ins[0] in names else {"type": INPUT}
-            if producer["type"] not in ("conv", "dwconv", "dense") or producer.get("activation") != "none":
+            if producer["type"] not in WEIGHTED or producer.get("activation") != "none":
+                act = f", activation {producer.get('activation', 'relu')}" if producer["type"] in WEIGHTED else ""
                 raise FpgaflowError(f"{where}.inputs: a batchnorm folds into the conv, dwconv or dense layer it reads, "
-                                    f"which has activation: none ('{ins[0]}' is {producer['type']}"
-                                    f"{', activation ' + producer.get('activation', 'relu') if producer['type'] in WEIGHTED else ''})")
+                                    f"which has activation: none ('{ins[0]}' is {producer['type']}{act})")
         if kind in MAP_LAYERS and len(shapes[ins[0]]) != 3:
             raise FpgaflowError(f"{where}: a {kind} layer reads a (channels, height, width) map, "
                                 f"'{ins[0]}' gives {list(shapes[ins[0]])}")

@@ -174,7 +174,7 @@ class MergeForkedTransposes(Transformation):
     connection) leaves the other branch reading the wrong layout."""
 
     def apply(self, model):
-        for tensor in {i for n in model.graph.node for i in n.input}:
+        for tensor in dict.fromkeys(i for n in model.graph.node for i in n.input):   # graph order: reproducible
             readers = [n for n in (model.find_consumers(tensor) or []) if n.op_type == "Transpose"]
             perms = {tuple(helper.get_attribute_value(a)) for n in readers for a in n.attribute if a.name == "perm"}
             outputs = {o.name for o in model.graph.output}
