@@ -178,6 +178,7 @@ def test_a_mean_cut_to_its_input_grid_is_caught_and_triaged(built_resnet8, tmp_p
     assert r.returncode == 1, r.stdout + r.stderr
     v = json.loads((project / "verify.json").read_text())
     assert v["mismatches"] > 0 and v["triage"]["layer"] == "AveragePool_0"
+    assert v["triage"]["design_layer"] == "pool(pool)"   # the design's global_avgpool layer is named pool
     assert len(v["triage"]["matching_layers"]) > 10   # every layer before it, both branches, matched
 
 

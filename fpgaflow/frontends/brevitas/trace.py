@@ -34,13 +34,16 @@ def trace(design: Design, x1: np.ndarray) -> list[dict]:
 
     model = trained_model(design)
     stages = []
+    # in a graph each module belongs to a named layer: stages are labelled by it (quant(s1), pool(s3))
+    owner = {m: name for name, stage in getattr(model, "layers", {}).items() for m in stage.modules()}
 
     def record(module, args, value):
         arr = (value.value if hasattr(value, "value") else value).detach().numpy()
         if arr.ndim == 4:
             arr = arr.transpose(0, 2, 3, 1)
-        stages.append({"kind": TORCH_KINDS[type(module).__name__], "values": arr.reshape(-1).astype(np.float64),
-                       "type": _quant_type(value)})
+        kind = TORCH_KINDS[type(module).__name__]
+        stages.append({"kind": kind, "values": arr.reshape(-1).astype(np.float64), "type": _quant_type(value),
+                       "layer": owner.get(module)})
 
     # hooks see every stage in execution order, in a chain or a graph (a shared quantizer once per call)
     hooks = [m.register_forward_hook(record) for m in model.modules() if type(m).__name__ in TORCH_KINDS]
@@ -50,4 +53,9 @@ def trace(design: Design, x1: np.ndarray) -> list[dict]:
     finally:
         for hook in hooks:
             hook.remove()
+    if owner:
+        for st in stages:
+            st["label"] = st["layer"] if st["kind"] in ("conv", "dense") else \
+                f"{'quant' if st['kind'] == 'act' else st['kind']}({st['layer'] or 'input'})"
+        return stages
     return labelled(design, stages)
