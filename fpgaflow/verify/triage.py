@@ -60,14 +60,15 @@ def trace_csim(lib: Path, name: str, traced: list[dict], x_row: np.ndarray) -> d
 
 
 def labelled(design: Design, stages: list[dict]) -> list[dict]:
-    """Name each stage after the design's layers: conv1, quant(conv1), pool(conv1), fc1, ..."""
+    """Name each stage after the design's layers: conv1, quant(conv1), pool(conv1), fc1, ...; a
+    stage that knows its layer (`layer`: in a graph, the layer its module belongs to) by that."""
     names = iter(l.name for l in weighted(design.spec))
     last = "input"
     for st in stages:
         if st["kind"] in ("conv", "dense"):
-            last = st["label"] = next(names)
+            last = st["label"] = st.get("layer") or next(names)
         else:
-            st["label"] = f"{'quant' if st['kind'] == 'act' else st['kind']}({last})"
+            st["label"] = f"{'quant' if st['kind'] == 'act' else st['kind']}({st.get('layer') or last})"
     return stages
 
 

@@ -35,30 +35,6 @@ def _gemm_to_matmul(model):
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
 TO_CHANNELS_FIRST = [0, 3, 1, 2]
-
-
-def _global_average_pool_channels_last(model):
-    """qonnx's channels-last conversion has no AveragePool, so a global average pooling stays
-    behind a Transpose back to NCHW, which hls4ml's stream cannot take. Over the whole map the
-    pooled (N, 1, 1, C) is laid out as (N, C, 1, 1) is: read the NHWC tensor and drop the
-    Transpose. Last, after the cleanups, since qonnx cannot execute the channels-last op."""
-    from onnx import helper
-
-    for node in list(model.graph.node):
-        producer = model.find_producer(node.input[0]) if node.op_type == "AveragePool" else None
-        if producer is None or producer.op_type != "Transpose" or node.domain == CHANNELS_LAST:
-            continue
-        perm = list(helper.get_attribute_value(next(a for a in producer.attribute if a.name == "perm")))
-        n, c, h, w = model.get_tensor_shape(node.output[0])
-        if perm != TO_CHANNELS_FIRST or (h, w) != (1, 1) or len(model.find_consumers(producer.output[0])) != 1:
-            continue
-        node.input[0] = producer.input[0]
-        node.domain = CHANNELS_LAST
-        model.set_tensor_shape(node.output[0], [n, h, w, c])
-        model.graph.node.remove(producer)
-    return model
-
-
 TO_CHANNELS_LAST = [0, 2, 3, 1]
 
 
@@ -66,6 +42,25 @@ def _perm(node) -> list | None:
     from onnx import helper
 
     return next((list(helper.get_attribute_value(a)) for a in node.attribute if a.name == "perm"), None)
+
+
+def _global_average_pool_channels_last(model):
+    """qonnx's channels-last conversion has no AveragePool, so a global average pooling stays
+    behind a Transpose back to NCHW, which hls4ml's stream cannot take. Over the whole map the
+    pooled (N, 1, 1, C) is laid out as (N, C, 1, 1) is: read the NHWC tensor and drop the
+    Transpose. Last, after the cleanups, since qonnx cannot execute the channels-last op."""
+    for node in list(model.graph.node):
+        producer = model.find_producer(node.input[0]) if node.op_type == "AveragePool" else None
+        if producer is None or producer.op_type != "Transpose" or node.domain == CHANNELS_LAST:
+            continue
+        n, c, h, w = model.get_tensor_shape(node.output[0])
+        if _perm(producer) != TO_CHANNELS_FIRST or (h, w) != (1, 1) or len(model.find_consumers(producer.output[0])) != 1:
+            continue
+        node.input[0] = producer.input[0]
+        node.domain = CHANNELS_LAST
+        model.set_tensor_shape(node.output[0], [n, h, w, c])
+        model.graph.node.remove(producer)
+    return model
 
 
 def _concat_channels_last(model):

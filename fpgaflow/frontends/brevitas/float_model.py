@@ -9,18 +9,18 @@ from ...core.layers import Layer, resolve
 from .graph import GlobalAvgPool, GraphNet, Join, Stage, uses_graph
 
 
+def _relu(layer: Layer):
+    return [nn.ReLU()] if layer.activation == "relu" else []
+
+
 def _conv(layer: Layer, groups: int = 1):
     mods = [nn.Conv2d(layer.in_shape[0], layer.out_shape[0], layer.get("kernel"), stride=layer.get("stride", 1),
                       padding=layer.get("padding", 0), groups=groups)]
-    return mods + ([nn.ReLU()] if layer.activation == "relu" else [])
+    return mods + _relu(layer)
 
 
 def _dense(layer: Layer):
-    return [nn.Linear(layer.in_shape[0], layer.get("units"))] + ([nn.ReLU()] if layer.activation == "relu" else [])
-
-
-def _relu(layer: Layer):
-    return [nn.ReLU()] if layer.activation == "relu" else []
+    return [nn.Linear(layer.in_shape[0], layer.get("units"))] + _relu(layer)
 
 
 FLOAT_BUILDERS = {"conv": _conv, "dwconv": lambda layer: _conv(layer, groups=layer.in_shape[0]),

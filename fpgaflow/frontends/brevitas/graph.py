@@ -34,13 +34,6 @@ class GraphNet(nn.Module):
             values[name] = self.layers[name](*[values[i] for i in inputs])
         return values[self.order[-1][0]]
 
-    def stages(self, x):
-        """(layer name, module, output) of every layer on x, in order: what trace reports."""
-        values = {INPUT: self.stem(x)}
-        for name, inputs in self.order:
-            values[name] = self.layers[name](*[values[i] for i in inputs])
-            yield name, self.layers[name], values[name]
-
 
 class Stage(nn.Sequential):
     """One layer's modules in a GraphNet: the first reads all of the layer's inputs."""

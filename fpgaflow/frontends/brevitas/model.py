@@ -84,12 +84,14 @@ class FoldedBatchNorm(nn.Module):
     def _gain(self):
         return self.bn.weight / torch.sqrt(self.bn.running_var + self.bn.eps)
 
+    def _fold(self, gain):
+        return (self.layer.weight * gain.view(-1, *([1] * (self.layer.weight.dim() - 1))),
+                self.bn.bias + (self.layer.bias - self.bn.running_mean) * gain)
+
     def folded(self):
         """(weight, bias) of the deployed layer: the batch normalization's running statistics
         folded in."""
-        gain = self._gain()
-        return (self.layer.weight * gain.view(-1, *([1] * (self.layer.weight.dim() - 1))),
-                self.bn.bias + (self.layer.bias - self.bn.running_mean) * gain)
+        return self._fold(self._gain())
 
     def _op(self, x, weight, bias):
         m = self.layer
@@ -99,11 +101,12 @@ class FoldedBatchNorm(nn.Module):
 
     def forward(self, x):
         value = x.value if hasattr(x, "value") else x
-        weight, bias = self.folded()
+        gain = self._gain()
+        weight, bias = self._fold(gain)
         qweight = self.layer.weight_quant(weight)
         if self.training:
             per_channel = (1, -1, *([1] * (value.dim() - 2)))
-            y = self._op(value, qweight.value, None) / self._gain().view(per_channel)
+            y = self._op(value, qweight.value, None) / gain.view(per_channel)
             return self.bn(y + self.layer.bias.view(per_channel))
         return self._op(value, qweight.value, self.layer.bias_quant(bias, x, qweight).value)
 

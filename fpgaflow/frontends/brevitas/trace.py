@@ -53,9 +53,4 @@ def trace(design: Design, x1: np.ndarray) -> list[dict]:
     finally:
         for hook in hooks:
             hook.remove()
-    if owner:
-        for st in stages:
-            st["label"] = st["layer"] if st["kind"] in ("conv", "dense") else \
-                f"{'quant' if st['kind'] == 'act' else st['kind']}({st['layer'] or 'input'})"
-        return stages
     return labelled(design, stages)
