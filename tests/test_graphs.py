@@ -218,28 +218,65 @@ def built_resnet8_finn(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_resnet8_every_finn_stage_equals_brevitas(built_resnet8_finn):
+def test_resnet8_every_finn_stage_and_the_rtl_equal_brevitas(built_resnet8_finn):
     """Skip connections as DuplicateStreams and ElementwiseAdd, the global average as GlobalAccPool
-    with its 1/16 in the host's output scale: every stage's model == the Brevitas reference."""
+    with its 1/16 in the host's output scale: every stage's model and the stitched RTL (fpgaflow's
+    fork, add and pool blocks, every FIFO sized by simulation) == the Brevitas reference."""
     import json
 
     build = built_resnet8_finn
     manifest = json.loads((build / "resnet8" / "finn" / "fpgaflow-finn.json").read_text())
     kinds = {l["op_type"].rsplit("_", 1)[0] for l in manifest["layers"]}
     assert {"DuplicateStreams", "ElementwiseAdd", "GlobalAccPool", "MVAU", "Thresholding"} <= kinds
-    r = run_cli("csim", "resnet8", "--backend", "finn", "-n", "200", "--no-progress", build=build)
+    r = run_cli("csim", "resnet8", "--backend", "finn", "--rtl", "-n", "200", "--no-progress", build=build)
     assert r.returncode == 0, r.stdout + r.stderr
     result = json.loads((build / "resnet8" / "finn" / "verify.json").read_text())
     assert [(s["stage"], s["exact"], s["n"]) for s in result["stages"]] == [
-        (stage, 200, 200) for stage in ("qonnx", "finn_onnx", "streamlined", "hw", "folded")]
+        (stage, 200, 200) for stage in ("qonnx", "finn_onnx", "streamlined", "hw", "folded", "rtl")]
+    rtl, sizing = result["stages"][-1], manifest["rtl"]["fifo_depths"]
+    # the skip paths hold hundreds of beats (FINN's minimum FIFO depth, 2, deadlocks), and with the
+    # measured depths the accelerator runs as fast as with unbounded FIFOs: FINN's estimate
+    skips = _skip_fifos(build)
+    assert len(skips) == 3 and all(sizing["depths"][f] > 100 for f in skips)
+    assert sizing["interval_cycles_unbounded"] == rtl["estimate"]["cycles_per_frame"]
+    assert abs(rtl["cycles_per_frame"] - rtl["estimate"]["cycles_per_frame"]) <= 0.01 * rtl["cycles_per_frame"]
+
+
+def _skip_fifos(build) -> list[str]:
+    """Per residual add (ElementwiseAdd of two streams), the deeper of the FIFOs right before it:
+    the one on the skip path, which waits for the other branch's convolutions. Deepest first."""
+    import json
+
+    folder = build / "resnet8" / "finn"
+    rtl = json.loads((folder / "rtl" / "rtl.json").read_text())
+    depths = json.loads((folder / "fpgaflow-finn.json").read_text())["rtl"]["fifo_depths"]["depths"]
+    adds = {l["name"] for l in rtl["layers"] if l["implementation"].endswith("fpgaflow_add_streams.sv")}
+    skips = [max((s["producer"] for s in rtl["streams"] if s["consumer"] == add and s["producer"] in depths),
+                 key=depths.get) for add in adds]
+    return sorted(skips, key=lambda f: -depths[f])
 
 
 @pytest.mark.slow
-def test_resnet8_rtl_is_refused_in_one_line_naming_the_layer(built_resnet8_finn):
-    r = run_cli("csim", "resnet8", "--backend", "finn", "--rtl", "-n", "10", build=built_resnet8_finn)
-    assert r.returncode == 2
+def test_a_skip_fifo_too_shallow_deadlocks_in_one_line_naming_it(built_resnet8_finn, tmp_path):
+    """The deepest skip FIFO cut to FINN's minimum depth (2): the fork waits on it, the add on the
+    other branch, which waits on the fork. The harness sees no stream move and ends the run."""
+    import json
+    import re
+    import shutil
+    import time
+
+    shutil.copytree(built_resnet8_finn / "resnet8" / "finn", tmp_path / "resnet8" / "finn",
+                    ignore=shutil.ignore_patterns("obj", "code"))
+    fifo = _skip_fifos(built_resnet8_finn)[0]
+    wrapper = tmp_path / "resnet8" / "finn" / "rtl" / "src" / "layers" / fifo / f"{fifo}.v"
+    wrapper.write_text(re.sub(r"\.DEPTH\(\d+\)", ".DEPTH(2)", wrapper.read_text()))
+    t0 = time.time()
+    r = run_cli("csim", "resnet8", "--backend", "finn", "--rtl", "-n", "2", "--no-progress", build=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
     line, = r.stderr.strip().splitlines()
-    assert line.startswith("fpgaflow: error: --rtl: ") and "DuplicateStreams_hls_0 (DuplicateStreams_hls) has no RTL" in line
+    assert line.startswith("fpgaflow: error: RTL stage: deadlock: no stream moved for 75,264 cycles"), line
+    assert "the wait begins at s" in line and f" ({fifo} -> ElementwiseAdd_hls_" in line   # the cut FIFO, full
+    assert time.time() - t0 < 300
 
 
 def test_a_mean_over_49_pixels_is_refused_by_both_backends(tmp_path):
@@ -335,17 +372,18 @@ def test_concatenation_is_exact_in_hls4ml_and_every_finn_stage(tmp_path):
     import json
 
     env, build = _untrained(tmp_path, "brevitas"), tmp_path / "build"
-    for backend, n in (("hls4ml", "300"), ("finn", "50")):
+    for backend, more in (("hls4ml", ["-n", "300"]), ("finn", ["-n", "50", "--rtl"])):
         r = run_cli("hls", "cat", "--backend", backend, "--no-progress", build=build, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
-        r = run_cli("csim", "cat", "--backend", backend, "-n", n, "--no-progress", build=build, env=env)
+        r = run_cli("csim", "cat", "--backend", backend, *more, "--no-progress", build=build, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
     hls = json.loads((build / "cat" / "hls4ml" / "verify.json").read_text())
     assert (hls["exact"], hls["n"]) == (300, 300)
     finn = json.loads((build / "cat" / "finn" / "verify.json").read_text())
-    assert [s["exact"] for s in finn["stages"]] == [50] * 5
-    kinds = {l["op_type"] for l in json.loads((build / "cat" / "finn" / "fpgaflow-finn.json").read_text())["layers"]}
-    assert {"StreamingConcat_hls", "DuplicateStreams_hls"} <= kinds
+    assert [(s["stage"], s["exact"]) for s in finn["stages"]][-1] == ("rtl", 50)   # the fork and the concat as RTL
+    assert [s["exact"] for s in finn["stages"]] == [50] * 6
+    kinds = {l["implementation"] for l in json.loads((build / "cat" / "finn" / "rtl" / "rtl.json").read_text())["layers"]}
+    assert {"fpgaflow hw/fpgaflow_concat.sv", "fpgaflow hw/fpgaflow_duplicate_streams.sv"} <= kinds
 
 
 @pytest.mark.slow

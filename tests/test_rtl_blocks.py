@@ -3,7 +3,7 @@ numpy on random data, with gaps in the input and back-pressure on the output (AX
 import numpy as np
 import pytest
 
-from fpgaflow.backends.finn.rtl import sim, stitch
+from fpgaflow.backends.finn.rtl import blocks, sim, stitch
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ def test_maxpool_block_equals_numpy(tmp_path, signed):
     low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2 ** bits)
     # the depthwise window stream: per output pixel, per channel fold, K2 beats of PE lanes
     x = rng.integers(low, high, size=(n, pixels, channels // pe, k2, pe))
-    layer = stitch.Layer("pool", "Pool_hls", "fpgaflow_maxpool", [stitch.copy_own("fpgaflow_maxpool.sv", tmp_path)],
+    layer = stitch.Layer("pool", "Pool_hls", "fpgaflow_maxpool", [blocks.copy_own("fpgaflow_maxpool.sv", tmp_path)],
                          {"PE": pe, "K2": k2, "BITS": bits, "SIGNED": int(signed)})
     width = (pe * bits + 7) // 8 * 8
     s_in = stitch.Stream(0, "x", width, pe, bits, signed, pixels * channels // pe * k2, "nhwc")
@@ -44,7 +44,7 @@ def test_bias_add_block_equals_numpy(tmp_path):
     (tmp_path / "src" / "layers" / "add" / "bias.dat").write_text(
         "\n".join(format(stitch.pack(bias[f * pe:(f + 1) * pe], out_bits), "x") for f in range(channels // pe)) + "\n")
     layer = stitch.Layer("add", "ElementwiseAdd_hls", "fpgaflow_bias_add",
-                         [stitch.copy_own("fpgaflow_bias_add.sv", tmp_path)],
+                         [blocks.copy_own("fpgaflow_bias_add.sv", tmp_path)],
                          {"PE": pe, "CHANNELS": channels, "IN_BITS": in_bits, "OUT_BITS": out_bits, "SIGNED": 1,
                           "BIAS_FILE": '"src/layers/add/bias.dat"'})
     s_in = stitch.Stream(0, "x", (pe * in_bits + 7) // 8 * 8, pe, in_bits, True, channels // pe, "nhwc")
@@ -65,7 +65,7 @@ def test_global_acc_pool_block_equals_numpy(tmp_path, signed):
     x[0] = high - 1   # the extremes: a sum 16 times the largest (and smallest) input
     x[1] = low
     layer = stitch.Layer("gap", "GlobalAccPool_hls", "fpgaflow_global_acc_pool",
-                         [stitch.copy_own("fpgaflow_global_acc_pool.sv", tmp_path)],
+                         [blocks.copy_own("fpgaflow_global_acc_pool.sv", tmp_path)],
                          {"PE": pe, "CHANNELS": channels, "PIXELS": pixels, "IN_BITS": in_bits, "OUT_BITS": out_bits,
                           "SIGNED": int(signed)})
     s_in = stitch.Stream(0, "x", (pe * in_bits + 7) // 8 * 8, pe, in_bits, signed, pixels * channels // pe, "nhwc")
@@ -74,3 +74,100 @@ def test_global_acc_pool_block_equals_numpy(tmp_path, signed):
     assert not r["deadlock"]
     assert np.array_equal(r["out"].reshape(n, channels), x.sum(axis=1))
     assert r["beats"] == [x.size // pe, n * channels // pe]
+
+
+def _stream(index, tensor, lanes, bits, signed, beats, producer, consumer):
+    return stitch.Stream(index, tensor, (lanes * bits + 7) // 8 * 8, lanes, bits, signed, beats, "nhwc",
+                         producer=producer, consumer=consumer)
+
+
+# a plain FIFO for the tests' own graphs (the accelerator's are FINN's fifo.sv)
+TEST_FIFO = """module test_fifo #(parameter int unsigned WIDTH = 8, parameter int unsigned DEPTH = 2)(
+	input logic ap_clk, input logic ap_rst_n,
+	input logic [WIDTH-1:0] in0_V_TDATA, input logic in0_V_TVALID, output logic in0_V_TREADY,
+	output logic [WIDTH-1:0] out0_V_TDATA, output logic out0_V_TVALID, input logic out0_V_TREADY);
+	logic [WIDTH-1:0] Q[DEPTH];
+	int unsigned Count = 0, Rd = 0;
+	assign in0_V_TREADY = Count < DEPTH;
+	assign out0_V_TVALID = Count > 0;
+	assign out0_V_TDATA = Q[Rd];
+	always_ff @(posedge ap_clk) begin
+		automatic bit push = in0_V_TVALID && in0_V_TREADY, pop = out0_V_TVALID && out0_V_TREADY;
+		if(!ap_rst_n) begin Count <= 0; Rd <= 0; end
+		else begin
+			if(push) Q[(Rd + Count) % DEPTH] <= in0_V_TDATA;
+			if(pop) Rd <= (Rd + 1) % DEPTH;
+			Count <= Count + push - pop;
+		end
+	end
+endmodule
+"""
+
+
+def _fork(tmp_path, join: stitch.Layer, pe, bits, beats, out: stitch.Stream, fifo_depth: int = 0):
+    """x -> fork -> (both copies, the second through a FIFO of fifo_depth, if any) -> join -> y."""
+    width = (pe * bits + 7) // 8 * 8
+    dup = stitch.Layer("dup", "DuplicateStreams_hls", "fpgaflow_duplicate_streams",
+                       [blocks.copy_own("fpgaflow_duplicate_streams.sv", tmp_path)], {"WIDTH": width},
+                       inputs=["x"], outputs=["a", "b"])
+    streams = [_stream(0, "x", pe, bits, True, beats, None, "dup"), _stream(1, "a", pe, bits, True, beats, "dup", "merge"),
+               _stream(2, "b", pe, bits, True, beats, "dup", "fifo" if fifo_depth else "merge")]
+    layers = [dup]
+    if fifo_depth:
+        (tmp_path / "test_fifo.sv").write_text(TEST_FIFO)
+        layers.append(stitch.Layer("fifo", "StreamingFIFO_rtl", "test_fifo", ["test_fifo.sv"],
+                                   {"WIDTH": width, "DEPTH": fifo_depth}, inputs=["b"], outputs=["c"]))
+        streams.append(_stream(3, "c", pe, bits, True, beats, "fifo", "merge"))
+    join.inputs, join.outputs = ["a", streams[-1].tensor], ["y"]
+    out.index = len(streams)
+    stitch.write_design(tmp_path, [*layers, join], [*streams, out])
+    return sim.compile(tmp_path, log=lambda m: None)
+def test_fork_and_residual_add_blocks_equal_numpy(tmp_path):
+    pe, bits, channels, pixels, n = 2, 5, 6, 4, 6
+    x = np.random.default_rng(4).integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=(n, pixels, channels))
+    x[0] = -(2 ** (bits - 1))   # the extremes: sums beyond the operands' width
+    x[1] = 2 ** (bits - 1) - 1
+    add = stitch.Layer("merge", "ElementwiseAdd_hls", "fpgaflow_add_streams",
+                       [blocks.copy_own("fpgaflow_add_streams.sv", tmp_path)],
+                       {"PE": pe, "A_BITS": bits, "A_SIGNED": 1, "B_BITS": bits, "B_SIGNED": 1, "OUT_BITS": bits + 1})
+    beats = pixels * channels // pe
+    binary = _fork(tmp_path, add, pe, bits, beats, _stream(3, "y", pe, bits + 1, True, beats, "merge", None))
+    r = sim.simulate(tmp_path, binary, x, tap_frames=n, ready_percent=60, seed=5, valid_percent=55)
+    assert not r["deadlock"]
+    assert np.array_equal(r["out"].reshape(x.shape), 2 * x)
+    assert np.array_equal(r["taps"][1], r["taps"][2]) and np.array_equal(r["taps"][1].reshape(x.shape), x)
+
+
+def test_concat_block_equals_numpy(tmp_path):
+    pe, bits, channels, pixels, n = 2, 4, 6, 3, 5
+    x = np.random.default_rng(6).integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=(n, pixels, channels))
+    cat = stitch.Layer("merge", "StreamingConcat_hls", "fpgaflow_concat", [blocks.copy_own("fpgaflow_concat.sv", tmp_path)],
+                       {"SIMD": pe, "C0": channels, "C1": channels, "B0": bits, "S0": 1, "B1": bits, "S1": 1,
+                        "OUT_BITS": bits + 2})   # a wider output: lanes sign-extended
+    beats = pixels * channels // pe
+    # the concat takes a pixel's channels from its first input before the second's: the second
+    # copy must wait in a FIFO deep enough for them (C/PE beats), else the fork stalls for good
+    binary = _fork(tmp_path, cat, pe, bits, beats, _stream(0, "y", pe, bits + 2, True, 2 * beats, "merge", None),
+                   fifo_depth=channels // pe)
+    r = sim.simulate(tmp_path, binary, x, tap_frames=0, ready_percent=60, seed=7, valid_percent=55)
+    assert not r["deadlock"]
+    assert np.array_equal(r["out"].reshape(n, pixels, 2 * channels), np.concatenate([x, x], axis=2))
+    assert r["fifo_held"] == {"fifo": channels // pe}   # the gauge: the most beats the FIFO held
+
+
+def test_a_fork_whose_fifo_is_too_shallow_stalls_and_names_the_waiting_streams(tmp_path):
+    from fpgaflow.backends.finn.rtl.verify import stall_error
+
+    pe, bits, channels, pixels = 1, 4, 4, 2
+    cat = stitch.Layer("merge", "StreamingConcat_hls", "fpgaflow_concat", [blocks.copy_own("fpgaflow_concat.sv", tmp_path)],
+                       {"SIMD": pe, "C0": channels, "C1": channels, "B0": bits, "S0": 1, "B1": bits, "S1": 1,
+                        "OUT_BITS": bits})
+    out = _stream(0, "y", pe, bits, True, 2 * pixels * channels, "merge", None)
+    binary = _fork(tmp_path, cat, pe, bits, pixels * channels, out, fifo_depth=channels - 2)
+    x = np.zeros((2, pixels, channels), dtype=np.int64)
+    r = sim.simulate(tmp_path, binary, x, tap_frames=0, ready_percent=100)
+    assert r["deadlock"] and r["cycles"] < r["stall_limit"] + 100
+    streams = [stitch.Stream(**s) for s in __import__("json").loads((tmp_path / "rtl.json").read_text())["streams"]]
+    message = str(stall_error(r, streams, len(x)))
+    # the concat waits on its first input while the FIFO offers the second: the wait begins there
+    assert "deadlock" in message and "begins at s3 (fifo -> merge)" in message and "\n" not in message

@@ -136,12 +136,17 @@ def _print_rtl(stage: dict) -> None:
           f"measured (FINN estimate {est['cycles_per_frame']}, bottleneck {est['bottleneck']}); latency "
           f"{stage['latency_cycles']} cycles first input to first output, {stage['frame_latency_cycles']} to the "
           f"first frame's last output (FINN's sum of layer cycles: {est['latency_cycles']})")
-    print(f"  {'layer':34s} {'implementation':34s} {'busy/frame':>10s} {'alone':>7s} {'FINN est.':>9s}")
+    fifos = stage.get("fifo_depths")
+    if fifos:
+        print(f"FIFOs: {fifos['fifos']} sized by simulation in {fifos['seconds']} s (sum of depths "
+              f"{fifos['total_depth']:,}); with every FIFO unbounded the accelerator ran "
+              f"{fifos['interval_cycles_unbounded']} cycles/frame")
+    print(f"  {'layer':34s} {'implementation':42s} {'busy/frame':>10s} {'alone':>7s} {'FINN est.':>9s}")
     for l in stage["layers"]:
         if l["op_type"].startswith(PLUMBING):
             continue
         alone = l.get("alone_cycles_per_frame")
-        print(f"  {l['name']:34s} {l['implementation']:34s} {l['busy_cycles_per_frame']:>10.0f} "
+        print(f"  {l['name']:34s} {l['implementation']:42s} {l['busy_cycles_per_frame']:>10.0f} "
               f"{'-' if alone is None else alone:>7} "
               f"{l['estimate_cycles'] if l['estimate_cycles'] is not None else '-'!s:>9s}"
               + ("  OUTPUT DIFFERS from Python alone" if l.get("alone_exact") is False else ""))

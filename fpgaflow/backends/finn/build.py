@@ -135,6 +135,7 @@ def _manifest(design: Design, state: BuildState, final: Path, seconds: float) ->
                       "this build has HLS MVAUs (finn.layers: hls), so no stitched RTL"},
         "layers": layers, "performance": state.performance,
         "rtl": {"stitched": (tmp / "rtl").is_dir(), "folder": "rtl" if (tmp / "rtl").is_dir() else None,
+                "fifo_depths": state.fifo_depths,
                 "why_not": state.no_rtl if state.rtl else "finn.layers: hls (MVAUs with fused thresholds are HLS-only)"},
         "seconds": seconds,
     }

@@ -145,8 +145,8 @@ def hw_passes(rtl: bool = True, float_tail: bool = False) -> list:
 def stream_passes(part: str) -> list:
     """What stitching the layers needs (FINN's step_set_fifo_depths does the same before Vivado):
     width converters where a producer's stream is not its consumer's, a small FIFO on every
-    stream, both as RTL. FIFO depths stay FINN's minimum: in a chain without branches a shallow
-    FIFO can only cost throughput, never deadlock, and the RTL simulation measures what it costs."""
+    stream, both as RTL, at FINN's minimum depth: stitching then sizes each by simulation
+    (rtl/fifo_sizing.py)."""
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers

@@ -39,13 +39,18 @@ def measure(folder: Path, image: np.ndarray, only: list[str] | None = None, prog
     chosen = [(k, l) for k, l in enumerate(layers)
               if (l.name in only if only else not l.op_type.startswith(PLUMBING))]
     context = python_streams(folder, image)
+    io = stitch.wiring(layers, streams)
     rows = []
     for k, layer in tqdm(chosen, desc="layers alone", disable=not progress, leave=False):
+        row = {"name": layer.name, "op_type": layer.op_type, "implementation": layer.implementation}
+        if len(io[k][0]) != 1 or len(io[k][1]) != 1:   # the testbench feeds one stream and reads one
+            rows.append({**row, "cycles_per_frame": None, "output_equals_python": None})
+            continue
         sub = root / "alone" / layer.name
         sub.mkdir(parents=True, exist_ok=True)
         if not (sub / "src").exists():
             os.symlink(os.path.relpath(root / "src", sub), sub / "src")
-        s_in, s_out = streams[k], streams[k + 1]
+        (s_in,), (s_out,) = io[k]
         stitch.write_design(sub, [layer], [s_in, s_out])
         binary = sim.compile(sub, log=lambda m: None)
         frame = np.asarray(context[s_in.tensor])
@@ -54,7 +59,6 @@ def measure(folder: Path, image: np.ndarray, only: list[str] | None = None, prog
         got = r["out"]
         exact = not r["deadlock"] and np.array_equal(got, np.concatenate([want, want]))
         done = r["frame_done"]
-        rows.append({"name": layer.name, "op_type": layer.op_type, "implementation": layer.implementation,
-                     "cycles_per_frame": done[1] - done[0] if len(done) == 2 else None,
+        rows.append({**row, "cycles_per_frame": done[1] - done[0] if len(done) == 2 else None,
                      "output_equals_python": bool(exact)})
     return rows

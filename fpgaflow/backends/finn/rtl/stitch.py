@@ -1,10 +1,11 @@
 """The FINN accelerator as one RTL design that open tools take: sources, stitched top, stream table.
 
-FINN stitches its layers in Vivado IP Integrator; here the chain is a plain Verilog top
-(`fpgaflow_top`) written from the dataflow model: each layer's module, the weight streamer of
-a decoupled MVAU beside it, and every stream between two layers brought out as a tap (data,
-valid, ready) so the testbench can watch any layer. Layers that finn-plus has only as HLS are
-taken by fpgaflow's own RTL blocks (hw/, registered in BLOCKS).
+FINN stitches its layers in Vivado IP Integrator; here the dataflow graph (a chain, or forks
+and joins) is a plain Verilog top (`fpgaflow_top`) written from the dataflow model: each
+layer's module, the weight streamer of a decoupled MVAU beside it, and every stream (a tensor
+written by one layer, read by one) brought out as a tap (data, valid, ready) so the testbench
+can watch any layer. Layers that finn-plus has only as HLS are taken by fpgaflow's own RTL
+blocks (hw/, registered in blocks.BLOCKS).
 
 Artefact, under the FINN build: rtl/ with src/ (finn-rtllib copies, patched as patches.py
 lists; each layer's generated sources and memory files), fpgaflow_top.sv, rtl.json (layers,
@@ -17,35 +18,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from ....core.atomic import atomic_write_text
 from ....core.errors import FpgaflowError
+from .model import Layer, Stream, pack, rel  # noqa: F401  (pack: re-exported for the tests)
 from .patches import copy_patched, without_default_nettype
 
-HW = Path(__file__).parent / "hw"
 MANIFEST = "rtl.json"
-
-
-@dataclass
-class Layer:
-    """One stitched layer: its module, instance parameters and sources (relative to rtl/)."""
-    name: str
-    op_type: str
-    module: str
-    sources: list[str]
-    params: dict = field(default_factory=dict)
-    weights: str | None = None     # the weight streamer's module (decoupled MVAU), instantiated beside it
-    weight_width: int = 0          # its stream's width (padded to bytes)
-    implementation: str = "finn-rtllib"
-    tie_off: list[str] = field(default_factory=list)   # input ports held at 0 (AXI-lite, set selection)
-
-
-def _rel(root: Path, path: Path) -> str:
-    return str(path.relative_to(root))
 
 
 def _copy_generated(inst, node, root: Path) -> Path:
@@ -67,7 +47,7 @@ def _finn_rtl(inst, node, root: Path) -> Layer:
     sources = []
     for f in inst.get_rtl_file_list(abspath=True):
         f = Path(f)
-        sources.append(_rel(root, layer_dir / f.name) if f.parent.name.startswith("code_gen_ipgen")
+        sources.append(rel(root, layer_dir / f.name) if f.parent.name.startswith("code_gen_ipgen")
                        else copy_patched(f, root))
     layer = Layer(node.name, node.op_type, node.name, sources)
     kind = node.op_type.rsplit("_", 1)[0]
@@ -80,92 +60,16 @@ def _finn_rtl(inst, node, root: Path) -> Layer:
         layer.sources += [copy_patched(lib / "axi/hdl/axilite.sv", root),
                           copy_patched(lib / "memstream/hdl/memstream_axi.sv", root),
                           copy_patched(lib / "memstream/hdl/memstream.sv", root),
-                          _rel(root, layer_dir / f"{node.name}_memstream_wrapper.v")]
+                          rel(root, layer_dir / f"{node.name}_memstream_wrapper.v")]
         layer.weights = f"{node.name}_memstream_wrapper"
         layer.weight_width = inst.get_instream_width_padded(1)
-        layer.params["weights.INIT_FILE"] = f'"{_rel(root, layer_dir / "memblock.dat")}"'
+        layer.params["weights.INIT_FILE"] = f'"{rel(root, layer_dir / "memblock.dat")}"'
     if kind == "Thresholding":
-        layer.params["THRESHOLDS_PATH"] = f'"{_rel(root, layer_dir)}/{node.name}_"'
+        layer.params["THRESHOLDS_PATH"] = f'"{rel(root, layer_dir)}/{node.name}_"'
         layer.tie_off = ["s_axilite_AWVALID", "s_axilite_AWADDR", "s_axilite_WVALID", "s_axilite_WDATA",
                          "s_axilite_WSTRB", "s_axilite_BREADY", "s_axilite_ARVALID", "s_axilite_ARADDR",
                          "s_axilite_RREADY", "in1_V_TVALID", "in1_V_TDATA"]
     return layer
-
-
-def _maxpool(inst, node, root: Path) -> Layer:
-    if inst.get_nodeattr("Function") != "MaxPool":
-        raise FpgaflowError(f"RTL stitching: {node.name} pools with {inst.get_nodeattr('Function')}; fpgaflow's RTL "
-                            f"block does MaxPool only")
-    k = inst.get_nodeattr("KernelSize")
-    dt = inst.get_input_datatype(0)
-    return Layer(node.name, node.op_type, "fpgaflow_maxpool", [copy_own("fpgaflow_maxpool.sv", root)],
-                 {"PE": inst.get_nodeattr("PE"), "K2": k[0] * k[1], "BITS": dt.bitwidth(), "SIGNED": int(dt.signed())},
-                 implementation="fpgaflow hw/fpgaflow_maxpool.sv")
-
-
-def _bias_add(inst, node, root: Path, model) -> Layer:
-    bias = model.get_initializer(node.input[1])
-    if inst.get_nodeattr("lhs_style") != "input" or bias is None:
-        raise FpgaflowError(f"RTL stitching: {node.name} adds two streams; fpgaflow's RTL block adds a constant "
-                            f"per channel (a bias)")
-    pe, channels = inst.get_nodeattr("PE"), inst.get_normal_output_shape()[-1]
-    bias = np.asarray(bias).reshape(-1)
-    if bias.size not in (1, channels) or not np.array_equal(bias, np.round(bias)):
-        raise FpgaflowError(f"RTL stitching: {node.name}'s constant is not one integer per channel")
-    bias = np.broadcast_to(bias, (channels,)).astype(np.int64)
-    out_bits, in_dt = inst.get_output_datatype().bitwidth(), inst.get_input_datatype(0)
-    layer_dir = root / "src" / "layers" / node.name
-    layer_dir.mkdir(parents=True, exist_ok=True)
-    lines = [format(pack(bias[f * pe:(f + 1) * pe], out_bits), "x") for f in range(channels // pe)]
-    (layer_dir / "bias.dat").write_text("\n".join(lines) + "\n")
-    return Layer(node.name, node.op_type, "fpgaflow_bias_add", [copy_own("fpgaflow_bias_add.sv", root)],
-                 {"PE": pe, "CHANNELS": channels, "IN_BITS": in_dt.bitwidth(), "OUT_BITS": out_bits,
-                  "SIGNED": int(in_dt.signed()), "BIAS_FILE": f'"{_rel(root, layer_dir / "bias.dat")}"'},
-                 implementation="fpgaflow hw/fpgaflow_bias_add.sv")
-
-
-def _global_acc_pool(inst, node, root: Path, model) -> Layer:
-    vecs, dt = inst.get_nodeattr("numInputVectors"), inst.get_input_datatype(0)
-    return Layer(node.name, node.op_type, "fpgaflow_global_acc_pool", [copy_own("fpgaflow_global_acc_pool.sv", root)],
-                 {"PE": inst.get_nodeattr("PE"), "CHANNELS": inst.get_nodeattr("NumChannels"),
-                  "PIXELS": math.prod(vecs[1:]), "IN_BITS": dt.bitwidth(),
-                  "OUT_BITS": inst.get_output_datatype(0).bitwidth(), "SIGNED": int(dt.signed())},
-                 implementation="fpgaflow hw/fpgaflow_global_acc_pool.sv")
-
-
-# layers finn-plus has only as HLS, and the fpgaflow block that takes each (why: README, RTL)
-BLOCKS = {"Pool_hls": lambda inst, node, root, model: _maxpool(inst, node, root),
-          "ElementwiseAdd_hls": _bias_add, "GlobalAccPool_hls": _global_acc_pool}
-
-
-def copy_own(name: str, root: Path) -> str:
-    dst = root / "src" / "fpgaflow" / name
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(HW / name, dst)
-    return _rel(root, dst)
-
-
-def pack(values, bits: int) -> int:
-    """Lanes into one stream word, lane 0 in the low bits, each two's complement in `bits`."""
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
-    return word
-
-
-@dataclass
-class Stream:
-    """The stream into layer `index` (the last one: the accelerator's output)."""
-    index: int
-    tensor: str
-    width: int            # padded to whole bytes
-    lanes: int
-    bits: int
-    signed: bool
-    beats: int            # per frame
-    order: str            # "nhwc", or "depthwise" for a depthwise window generator's output
-    kernel: int = 0       # a depthwise stream's window size and channels
-    channels: int = 0
 
 
 def _order(model, tensor: str) -> dict:
@@ -184,83 +88,123 @@ def _order(model, tensor: str) -> dict:
     return {"order": "nhwc"}
 
 
+def _stream(model, index: int, tensor: str, inst, port: int, side: str) -> Stream:
+    """The stream of `tensor` as layer `inst` sees it on its input or output `port`."""
+    folded = getattr(inst, f"get_folded_{side}_shape")(port)
+    dt = getattr(inst, f"get_{side}_datatype")(port)
+    width = getattr(inst, f"get_{'in' if side == 'input' else 'out'}stream_width_padded")(port)
+    producer, consumer = model.find_producer(tensor), model.find_consumer(tensor)
+    return Stream(index, tensor, width, int(folded[-1]), dt.bitwidth(), dt.signed(), math.prod(folded[:-1]),
+                  **_order(model, tensor), producer=producer.name if producer else None,
+                  consumer=consumer.name if consumer else None)
+
+
 def streams(model) -> list[Stream]:
+    """Every stream in the order the layers write them (FINN's dataflow is topologically sorted):
+    the input first, the output last. Each tensor has one reader: a fork is a DuplicateStreams."""
     from qonnx.custom_op.registry import getCustomOp
 
-    nodes = list(model.graph.node)
-    out = []
-    for i, node in enumerate(nodes):
-        inst = getCustomOp(node)
-        folded, dt = inst.get_folded_input_shape(0), inst.get_input_datatype(0)
-        out.append(Stream(i, node.input[0], inst.get_instream_width_padded(0), int(folded[-1]), dt.bitwidth(),
-                          dt.signed(), math.prod(folded[:-1]), **_order(model, node.input[0])))
-    inst = getCustomOp(nodes[-1])
-    folded, dt = inst.get_folded_output_shape(0), inst.get_output_datatype(0)
-    out.append(Stream(len(nodes), nodes[-1].output[0], inst.get_outstream_width_padded(0), int(folded[-1]),
-                      dt.bitwidth(), dt.signed(), math.prod(folded[:-1]), **_order(model, nodes[-1].output[0])))
+    if len(model.graph.input) != 1 or len(model.graph.output) != 1:
+        raise FpgaflowError(f"RTL stitching: the accelerator has {len(model.graph.input)} inputs and "
+                            f"{len(model.graph.output)} outputs; fpgaflow's testbench drives one and reads one")
+    first = model.graph.input[0].name
+    out = [_stream(model, 0, first, getCustomOp(model.find_consumer(first)), 0, "input")]
+    last = model.graph.output[0].name
+    for node in model.graph.node:
+        for port, tensor in enumerate(node.output):
+            if tensor != last:
+                out.append(_stream(model, len(out), tensor, getCustomOp(node), port, "output"))
+    out.append(_stream(model, len(out), last, getCustomOp(model.find_producer(last)), 0, "output"))
     return out
+
+
+def _ports(node, model) -> dict:
+    """The tensors on a node's stream ports (an MVAU's weights and a constant operand are not streams)."""
+    return {"inputs": [t for t in node.input if model.get_initializer(t) is None],
+            "outputs": list(node.output)}
 
 
 def layers(model, root: Path) -> list[Layer]:
     from qonnx.custom_op.registry import getCustomOp
 
+    from .blocks import BLOCKS
+
     result = []
     for node in model.graph.node:
         inst = getCustomOp(node)
         if node.op_type.endswith("_rtl"):
-            result.append(_finn_rtl(inst, node, root))
+            layer = _finn_rtl(inst, node, root)
         elif node.op_type in BLOCKS:
-            result.append(BLOCKS[node.op_type](inst, node, root, model))
+            layer = BLOCKS[node.op_type](inst, node, root, model)
         else:
             raise FpgaflowError(f"{node.name} ({node.op_type}) has no RTL in finn-plus for this part and no fpgaflow "
                                 f"block, so the accelerator is not stitched as RTL (the Python stages verify it)")
+        layer.inputs, layer.outputs = _ports(node, model)["inputs"], _ports(node, model)["outputs"]
+        result.append(layer)
     return result
 
 
+def wiring(layers: list[Layer], streams: list[Stream]) -> list[tuple[list[Stream], list[Stream]]]:
+    """Each layer's input and output streams, by port. A layer that names no tensors is a link of
+    a chain: stream k into layer k, stream k + 1 out (a layer simulated or synthesized alone)."""
+    by_tensor = {s.tensor: s for s in streams}
+    return [([by_tensor[t] for t in l.inputs] if l.inputs else [streams[k]],
+             [by_tensor[t] for t in l.outputs] if l.outputs else [streams[k + 1]]) for k, l in enumerate(layers)]
+
+
+def _weight_streamer(layer: Layer, ws: str) -> list[str]:
+    init = layer.params["weights.INIT_FILE"]
+    return [f"\tlogic  {ws}_tvalid, {ws}_tready;", f"\tlogic [{layer.weight_width - 1}:0]  {ws}_tdata;",
+            f"\t{layer.weights} #(.INIT_FILE({init})) {layer.name}_wstrm (",
+            "\t\t.ap_clk(ap_clk), .ap_clk2x(ap_clk), .ap_rst_n(ap_rst_n),",
+            "\t\t.s_axilite_AWVALID(1'b0), .s_axilite_AWPROT('0), .s_axilite_AWADDR('0), .s_axilite_WVALID(1'b0),",
+            "\t\t.s_axilite_WDATA('0), .s_axilite_WSTRB('0), .s_axilite_BREADY(1'b0), .s_axilite_ARVALID(1'b0),",
+            "\t\t.s_axilite_ARPROT('0), .s_axilite_ARADDR('0), .s_axilite_RREADY(1'b0),",
+            "\t\t.s_axis_0_tvalid(1'b0), .s_axis_0_tdata('0),",
+            f"\t\t.m_axis_0_tdata({ws}_tdata), .m_axis_0_tvalid({ws}_tvalid), .m_axis_0_tready({ws}_tready)",
+            "\t);"]
+
+
 def top(layers: list[Layer], streams: list[Stream], name: str = "fpgaflow_top") -> str:
-    """A module chaining `layers` through `streams` (one more than layers: the first is its input,
-    the last its output, every one a port so the testbench can tap it)."""
-    lines = [f"// written by fpgaflow (backends/finn/rtl/stitch.py): {len(layers)} FINN layer(s) chained by their",
-             "// AXI streams; s<i> is the stream into layer i of the accelerator, the last one its output.",
+    """A module wiring `layers` through `streams` (the first is its input, the last its output,
+    every one a port so the testbench can tap it)."""
+    lines = [f"// written by fpgaflow (backends/finn/rtl/stitch.py): {len(layers)} FINN layer(s) joined by their",
+             "// AXI streams; s<i> is the i-th stream (written by one layer, read by one), s0 the input, the last",
+             "// one the output.",
              f"module {name} (", "\tinput  logic  ap_clk,", "\tinput  logic  ap_rst_n,"]
+    io = wiring(layers, streams)
+    written = {s.index for _, outs in io for s in outs}
+    read = {s.index for ins, _ in io for s in ins}
     ports = []
-    for k, s in enumerate(streams):
-        driven = "input " if k == 0 else "output"
-        ports += [f"\t{driven} logic [{s.width - 1}:0]  s{s.index}_tdata", f"\t{driven} logic  s{s.index}_tvalid",
-                  f"\t{'input ' if k == len(streams) - 1 else 'output'} logic  s{s.index}_tready"]
+    for s in streams:   # driven here, read here: a tap; read only: an input; written only: an output
+        data = "output" if s.index in written else "input "
+        ready = "output" if s.index in read else "input "
+        ports += [f"\t{data} logic [{s.width - 1}:0]  s{s.index}_tdata", f"\t{data} logic  s{s.index}_tvalid",
+                  f"\t{ready} logic  s{s.index}_tready"]
     lines.append(",\n".join(ports))
     lines.append(");")
-    for k, layer in enumerate(layers):
-        a, b = streams[k].index, streams[k + 1].index
+    for layer, (ins, outs) in zip(layers, io):
         own = {key: v for key, v in layer.params.items() if "." not in key}
         params = f" #({', '.join(f'.{key}({v})' for key, v in own.items())})" if own else ""
         wires = ""
         if layer.weights:
-            ws = f"w{a}"
-            lines += [f"\tlogic  {ws}_tvalid, {ws}_tready;", f"\tlogic [{layer.weight_width - 1}:0]  {ws}_tdata;"]
-            init = layer.params["weights.INIT_FILE"]
-            lines += [f"\t{layer.weights} #(.INIT_FILE({init})) {layer.name}_wstrm (",
-                      "\t\t.ap_clk(ap_clk), .ap_clk2x(ap_clk), .ap_rst_n(ap_rst_n),",
-                      "\t\t.s_axilite_AWVALID(1'b0), .s_axilite_AWPROT('0), .s_axilite_AWADDR('0), .s_axilite_WVALID(1'b0),",
-                      "\t\t.s_axilite_WDATA('0), .s_axilite_WSTRB('0), .s_axilite_BREADY(1'b0), .s_axilite_ARVALID(1'b0),",
-                      "\t\t.s_axilite_ARPROT('0), .s_axilite_ARADDR('0), .s_axilite_RREADY(1'b0),",
-                      "\t\t.s_axis_0_tvalid(1'b0), .s_axis_0_tdata('0),",
-                      f"\t\t.m_axis_0_tdata({ws}_tdata), .m_axis_0_tvalid({ws}_tvalid), .m_axis_0_tready({ws}_tready)",
-                      "\t);"]
+            ws = f"w{ins[0].index}"
+            lines += _weight_streamer(layer, ws)
             wires = (f"\t\t.ap_clk2x(ap_clk), .in1_V_TDATA({ws}_tdata), .in1_V_TVALID({ws}_tvalid), "
                      f".in1_V_TREADY({ws}_tready),\n")
         ties = "".join(f".{p}('0), " for p in layer.tie_off)
-        lines += [f"\t{layer.module}{params} {layer.name} (",
-                  f"\t\t.ap_clk(ap_clk), .ap_rst_n(ap_rst_n), {ties}",
-                  wires + f"\t\t.in0_V_TDATA(s{a}_tdata), .in0_V_TVALID(s{a}_tvalid), .in0_V_TREADY(s{a}_tready),",
-                  f"\t\t.out0_V_TDATA(s{b}_tdata), .out0_V_TVALID(s{b}_tvalid), .out0_V_TREADY(s{b}_tready)",
-                  "\t);"]
+        conns = [f".{d}{k}_V_TDATA(s{s.index}_tdata), .{d}{k}_V_TVALID(s{s.index}_tvalid), "
+                 f".{d}{k}_V_TREADY(s{s.index}_tready)"
+                 for d, group in (("in", ins), ("out", outs)) for k, s in enumerate(group)]
+        lines += [f"\t{layer.module}{params} {layer.name} (", f"\t\t.ap_clk(ap_clk), .ap_rst_n(ap_rst_n), {ties}",
+                  wires + ",\n".join(f"\t\t{c}" for c in conns), "\t);"]
     lines.append(f"endmodule : {name}")
     return "\n".join(lines) + "\n"
 
 
 def header(streams: list[Stream], layers: list[Layer]) -> str:
-    """The testbench's view of the design: every stream's port and shape (C++)."""
+    """The testbench's view of the design: every stream's port and shape, every layer's streams (C++)."""
+    pos = {s.index: i for i, s in enumerate(streams)}
     rows = []
     for s in streams:
         rows.append(f"    {{\"s{s.index}\", {s.width}, {s.beats}, "
@@ -272,6 +216,14 @@ def header(streams: list[Stream], layers: list[Layer]) -> str:
             f"static const int N_STREAMS = {len(streams)};\n"
             "static const StreamPort STREAMS[] = {\n" + "\n".join(rows) + "\n};\n"
             "static const char* LAYERS[] = {" + ", ".join(f'"{l.name}"' for l in layers) + "};\n"
+            f"static const int N_LAYERS = {len(layers)};\n"
+            "// per layer: its first input and first output stream (busy: neither starved nor blocked), whether\n"
+            "// it is a FIFO (its occupancy, beats in minus beats out, is gauged), whether it holds its ready\n"
+            "// until every input is offered, and its second input stream (-1: none)\n"
+            "static const int LAYER_IO[][5] = {" + ", ".join(
+                f"{{{pos[ins[0].index]}, {pos[outs[0].index]}, {int(l.op_type.startswith('StreamingFIFO'))}, "
+                f"{int(l.holds_ready)}, {pos[ins[1].index] if len(ins) > 1 else -1}}}"
+                for l, (ins, outs) in zip(layers, wiring(layers, streams))) + "};\n"
             f"static inline void set_ready(Vfpgaflow_top* t, bool r) {{ t->s{streams[-1].index}_tready = r; }}\n"
             f"static inline bool in_valid(Vfpgaflow_top* t) {{ return t->s{streams[0].index}_tvalid; }}\n"
             f"static inline void set_in_valid(Vfpgaflow_top* t, bool v) {{ t->s{streams[0].index}_tvalid = v; }}\n"

@@ -38,15 +38,41 @@ def first_bad_layer(folder: Path, binary: Path, streams: list, layers: list, ima
     if not np.array_equal(frames.reshape(-1), np.asarray(context[streams[0].tensor]).reshape(-1)):
         raise FpgaflowError("RTL stage: the accelerator's input differs from the host graph's (layout change)")
     r = sim.simulate(folder / "rtl", binary, frames, tap_frames=1, ready_percent=READY_PERCENT)
-    for s in streams[1:]:
+    by_name = {l["name"]: l for l in layers}
+    for s in streams[1:]:   # in the order the layers write them: the first that differs is where it began
         want = sim.to_beats(np.asarray(context[s.tensor])[None], s)
         got = r["taps"][s.index]
         if got.shape != want.shape or not np.array_equal(got, want):
             diff = int((got != want).any(axis=1).sum()) if got.shape == want.shape else None
-            layer = layers[s.index - 1]
+            layer = by_name[s.producer]
             return {"layer": layer["name"], "op_type": layer["op_type"], "implementation": layer["implementation"],
                     "stream": f"s{s.index}", "beats_differing": diff, "beats": len(want)}
     return None
+
+
+def stall_error(r: dict, streams: list, frames: int) -> FpgaflowError:
+    """One line for a run in which no stream moved for the harness's stall limit: where it stopped
+    and where the wait begins: a stream offered (valid) to a layer that does not take it although
+    none of its own outputs is refused, so it waits on something else (a join on its other input).
+    Everything behind such a stream is back-pressure."""
+    stuck = next(s for s, b in zip(streams, r["beats"]) if b < frames * s.beats)
+    waiting = {streams[i].index for i in r["waiting"]}
+    blocked = {s.producer for s in streams if s.index in waiting}
+    roots = [s.label for s in streams if s.index in waiting and s.consumer not in blocked]
+    return FpgaflowError(f"RTL stage: deadlock: no stream moved for {r['stall_limit']:,} cycles (stopped at cycle "
+                         f"{r['cycles']:,}); {stuck.label} carried {r['beats'][stuck.index]} of "
+                         f"{frames * stuck.beats} beats; the wait begins at {', '.join(roots[:4]) or 'no stream'} "
+                         f"(offered, not taken, its reader refused nothing); {len(waiting)} streams wait in all")
+
+
+def _fifo_summary(manifest: dict) -> dict | None:
+    """How the build sized its FIFOs (fifo_sizing.py), without the per-FIFO depths (rtl.json, the
+    manifest hold them)."""
+    sizing = (manifest.get("rtl") or {}).get("fifo_depths")
+    if not sizing or "depths" not in sizing:
+        return None
+    return {"fifos": len(sizing["depths"]), "total_depth": sum(sizing["depths"].values()),
+            **{k: sizing[k] for k in ("method", "interval_cycles_unbounded", "frames", "seconds")}}
 
 
 def _estimates(folder: Path) -> tuple[dict, dict]:
@@ -67,12 +93,10 @@ def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np
     binary = sim.compile(folder / "rtl", log=log, optimize=big)
     compile_seconds = round(time.time() - t0, 1)
     frames = accelerator_input(integer_images)
-    r = sim.simulate(folder / "rtl", binary, frames, tap_frames=0, ready_percent=READY_PERCENT, progress=progress)
+    r = sim.simulate(folder / "rtl", binary, frames, tap_frames=0, ready_percent=READY_PERCENT, progress=progress,
+                     stall_limit=sim.stall_limit(perf["max_cycles"]))
     if r["deadlock"]:
-        stuck = next(i for i, b in enumerate(r["beats"]) if b < len(frames) * streams[i].beats)
-        raise FpgaflowError(f"RTL stage: the accelerator stopped after {r['cycles']} cycles: stream s{stuck} (into "
-                            f"{rtl['layers'][min(stuck, len(rtl['layers']) - 1)]['name']}) carried {r['beats'][stuck]} "
-                            f"of {len(frames) * streams[stuck].beats} beats")
+        raise stall_error(r, streams, len(frames))
     out = r["out"].reshape(len(frames), -1).astype(np.float64) * manifest["output_scale"]
     c = compare(out.reshape(ref.shape).astype(ref.dtype), ref, labels)
     bad = c.pop("mismatch_indices")
@@ -96,7 +120,7 @@ def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np
         "busy_rule": "cycles in which the layer was neither starved (input ready, nothing valid) nor blocked "
                      "(output valid, not taken); steady state, per frame",
         "cycles": r["cycles"], "compile_seconds": compile_seconds, "sim_seconds": r["seconds"],
-        "first_bad_layer": None,
+        "fifo_depths": _fifo_summary(manifest), "first_bad_layer": None,
     }
     if alone is not None:
         from .alone import measure

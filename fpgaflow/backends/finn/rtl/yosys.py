@@ -102,9 +102,10 @@ def synth_layers(folder: Path, part: str, only: list[str] | None = None, progres
     with atomic_dir(root / "yosys") as tmp:
         rel = tmp.relative_to(root)   # Yosys (WebAssembly) sees only its working dir: paths under rtl/
         (tmp / "primitives.v").write_text(primitive_stubs())
+        io = stitch.wiring(layers, streams)
         chosen = [(k, l) for k, l in enumerate(layers) if not only or l.name in only]
         for k, l in chosen:
-            (tmp / f"{l.name}.sv").write_text(stitch.top([l], streams[k:k + 2], name=f"layer_{l.name}"))
+            (tmp / f"{l.name}.sv").write_text(stitch.top([l], [*io[k][0], *io[k][1]], name=f"layer_{l.name}"))
 
         def run(item) -> dict:
             _, l = item

@@ -1,0 +1,107 @@
+"""fpgaflow's RTL blocks (hw/) for the layers finn-plus has only as HLS, registered by FINN op
+type in BLOCKS: each entry reads the FINN node's attributes and returns the stitched Layer (its
+module, parameters, sources). Why each exists: finn-plus' RTL for the op is missing, or needs a
+Versal part (README, RTL)."""
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ....core.errors import FpgaflowError
+from .model import HW, Layer, pack, rel
+
+
+def copy_own(name: str, root: Path) -> str:
+    dst = root / "src" / "fpgaflow" / name
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(HW / name, dst)
+    return rel(root, dst)
+
+
+def _block(node, module: str, root: Path, params: dict, holds_ready: bool = False) -> Layer:
+    return Layer(node.name, node.op_type, module, [copy_own(f"{module}.sv", root)], params,
+                 implementation=f"fpgaflow hw/{module}.sv", holds_ready=holds_ready)
+
+
+def _maxpool(inst, node, root: Path, model) -> Layer:
+    if inst.get_nodeattr("Function") != "MaxPool":
+        raise FpgaflowError(f"RTL stitching: {node.name} pools with {inst.get_nodeattr('Function')}; fpgaflow's RTL "
+                            f"block does MaxPool only")
+    k = inst.get_nodeattr("KernelSize")
+    dt = inst.get_input_datatype(0)
+    return _block(node, "fpgaflow_maxpool", root,
+                  {"PE": inst.get_nodeattr("PE"), "K2": k[0] * k[1], "BITS": dt.bitwidth(), "SIGNED": int(dt.signed())})
+
+
+def _bias_add(inst, node, root: Path, model) -> Layer:
+    bias = model.get_initializer(node.input[1])
+    pe, channels = inst.get_nodeattr("PE"), inst.get_normal_output_shape()[-1]
+    bias = np.asarray(bias).reshape(-1)
+    if bias.size not in (1, channels) or not np.array_equal(bias, np.round(bias)):
+        raise FpgaflowError(f"RTL stitching: {node.name}'s constant is not one integer per channel")
+    bias = np.broadcast_to(bias, (channels,)).astype(np.int64)
+    out_bits, in_dt = inst.get_output_datatype().bitwidth(), inst.get_input_datatype(0)
+    layer_dir = root / "src" / "layers" / node.name
+    layer_dir.mkdir(parents=True, exist_ok=True)
+    lines = [format(pack(bias[f * pe:(f + 1) * pe], out_bits), "x") for f in range(channels // pe)]
+    (layer_dir / "bias.dat").write_text("\n".join(lines) + "\n")
+    return _block(node, "fpgaflow_bias_add", root,
+                  {"PE": pe, "CHANNELS": channels, "IN_BITS": in_dt.bitwidth(), "OUT_BITS": out_bits,
+                   "SIGNED": int(in_dt.signed()), "BIAS_FILE": f'"{rel(root, layer_dir / "bias.dat")}"'})
+
+
+def _add_streams(inst, node, root: Path, model) -> Layer:
+    if list(inst.get_nodeattr("lhs_shape")) != list(inst.get_nodeattr("rhs_shape")):
+        raise FpgaflowError(f"RTL stitching: {node.name} adds streams of shapes {inst.get_nodeattr('lhs_shape')} and "
+                            f"{inst.get_nodeattr('rhs_shape')}; fpgaflow's RTL block adds equal shapes")
+    a, b = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    return _block(node, "fpgaflow_add_streams", root,
+                  {"PE": inst.get_nodeattr("PE"), "A_BITS": a.bitwidth(), "A_SIGNED": int(a.signed()),
+                   "B_BITS": b.bitwidth(), "B_SIGNED": int(b.signed()),
+                   "OUT_BITS": inst.get_output_datatype().bitwidth()}, holds_ready=True)
+
+
+def _elementwise_add(inst, node, root: Path, model) -> Layer:
+    """FINN's ElementwiseAdd: a constant right-hand side is a bias; two streams, a residual add."""
+    if inst.get_nodeattr("lhs_style") != "input":
+        raise FpgaflowError(f"RTL stitching: {node.name} adds to a constant left-hand side; fpgaflow's RTL blocks "
+                            f"take the stream first")
+    if model.get_initializer(node.input[1]) is not None:
+        return _bias_add(inst, node, root, model)
+    return _add_streams(inst, node, root, model)
+
+
+def _global_acc_pool(inst, node, root: Path, model) -> Layer:
+    vecs, dt = inst.get_nodeattr("numInputVectors"), inst.get_input_datatype(0)
+    return _block(node, "fpgaflow_global_acc_pool", root,
+                  {"PE": inst.get_nodeattr("PE"), "CHANNELS": inst.get_nodeattr("NumChannels"),
+                   "PIXELS": math.prod(vecs[1:]), "IN_BITS": dt.bitwidth(),
+                   "OUT_BITS": inst.get_output_datatype(0).bitwidth(), "SIGNED": int(dt.signed())})
+
+
+def _duplicate_streams(inst, node, root: Path, model) -> Layer:
+    if inst.get_nodeattr("NumOutputStreams") != 2:
+        raise FpgaflowError(f"RTL stitching: {node.name} feeds {inst.get_nodeattr('NumOutputStreams')} readers; "
+                            f"fpgaflow's RTL block forks a stream in two")
+    return _block(node, "fpgaflow_duplicate_streams", root, {"WIDTH": inst.get_instream_width_padded(0)},
+                  holds_ready=True)
+
+
+def _concat(inst, node, root: Path, model) -> Layer:
+    channels = inst.get_nodeattr("ChannelsPerStream")
+    if len(channels) != 2:
+        raise FpgaflowError(f"RTL stitching: {node.name} joins {len(channels)} streams; fpgaflow's RTL block "
+                            f"joins two")
+    a, b = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    return _block(node, "fpgaflow_concat", root,
+                  {"SIMD": inst.get_nodeattr("SIMD"), "C0": channels[0], "C1": channels[1],
+                   "B0": a.bitwidth(), "S0": int(a.signed()), "B1": b.bitwidth(), "S1": int(b.signed()),
+                   "OUT_BITS": inst.get_output_datatype().bitwidth()})
+
+
+# FINN op type -> the fpgaflow block that takes it
+BLOCKS = {"Pool_hls": _maxpool, "ElementwiseAdd_hls": _elementwise_add, "GlobalAccPool_hls": _global_acc_pool,
+          "DuplicateStreams_hls": _duplicate_streams, "StreamingConcat_hls": _concat}
