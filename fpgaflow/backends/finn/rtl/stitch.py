@@ -118,10 +118,9 @@ def streams(model) -> list[Stream]:
     return out
 
 
-def _ports(node, model) -> dict:
-    """The tensors on a node's stream ports (an MVAU's weights and a constant operand are not streams)."""
-    return {"inputs": [t for t in node.input if model.get_initializer(t) is None],
-            "outputs": list(node.output)}
+def _inputs(node, model) -> list[str]:
+    """The tensors on a node's input stream ports (an MVAU's weights and a constant operand are not streams)."""
+    return [t for t in node.input if model.get_initializer(t) is None]
 
 
 def layers(model, root: Path) -> list[Layer]:
@@ -139,7 +138,7 @@ def layers(model, root: Path) -> list[Layer]:
         else:
             raise FpgaflowError(f"{node.name} ({node.op_type}) has no RTL in finn-plus for this part and no fpgaflow "
                                 f"block, so the accelerator is not stitched as RTL (the Python stages verify it)")
-        layer.inputs, layer.outputs = _ports(node, model)["inputs"], _ports(node, model)["outputs"]
+        layer.inputs, layer.outputs = _inputs(node, model), list(node.output)
         result.append(layer)
     return result
 
