@@ -92,8 +92,10 @@ def test_qkeras_mlp_imports_and_is_bit_exact_in_hls4ml(space, jets_npz):
 @pytest.mark.slow
 def test_bnn_pynq_tfc_2w2a_imports_check_says_why_and_finn_verifies(space):
     """brevitas_examples' TFC topology at 2 bits (float BatchNorm, TensorNorm, a non-power-of-two
-    free scale): check names the nodes that cannot be exact, hls refuses without --inexact,
-    FINN builds it and verification reports the difference and argmax agreement, marked."""
+    free scale): the BatchNorms are exact (their accumulators are integers on a power-of-two
+    grid: the search places them), check names the float tail that cannot be, hls refuses
+    without --inexact, FINN builds it and verification reports the difference and argmax
+    agreement, marked."""
     import torch
     from brevitas.export import export_qonnx
     from brevitas_examples.bnn_pynq.models import model_with_cfg
@@ -119,8 +121,10 @@ def test_bnn_pynq_tfc_2w2a_imports_check_says_why_and_finn_verifies(space):
 
     _ok(run_cli("import", str(root / "tfc.onnx"), "--name", "tfc", "--data", str(root / "mnist_pm1.npz"), env=env))
     check = json.loads(_ok(run_cli("check", "tfc", "--json", build=build, env=env)).stdout)
-    inexact = {n["node"]: n["hls4ml"]["note"] for n in check["nodes"] if not n["hls4ml"]["exact"]}
-    assert any("BatchNorm" in note for note in inexact.values()) and len(inexact) >= 4
+    inexact = {n["op"] for b in ("hls4ml", "finn") for n in check["nodes"] if not n[b]["exact"]}
+    assert inexact == {"Sub", "Div", "Mul", "Add"}      # TensorNorm's float tail
+    bns = [n for n in check["nodes"] if n["op"] == "BatchNormalization"]
+    assert len(bns) == 3 and all(n["hls4ml"]["exact"] and n["finn"]["exact"] for n in bns)
     assert not check["backends"]["hls4ml"]["exact_possible"]
     r = run_cli("hls", "tfc", "--backend", "finn", build=build, env=env)
     assert r.returncode == 2 and "--inexact" in r.stderr and not (build / "tfc" / "finn").exists()

@@ -33,6 +33,28 @@ def test_maxpool_block_equals_numpy(tmp_path, signed):
     assert r["beats"] == [x.size // pe, x.size // pe // k2]
 
 
+@pytest.mark.parametrize("signed, shift", [(False, 0), (True, 0), (True, 2)])
+def test_sum_pool_block_equals_numpy(tmp_path, signed, shift):
+    """The window's sum (an average pooling's integers, SHIFT 0) and FINN's QuantAvgPool (the
+    sum shifted right, floor): the extremes included, so the sum needs every accumulator bit."""
+    pe, k2, bits, channels, pixels, n = 2, 4, 4, 6, 5, 7
+    rng = np.random.default_rng(2)
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2 ** bits)
+    x = rng.integers(low, high, size=(n, pixels, channels // pe, k2, pe))
+    x[0, 0], x[0, 1] = low, high - 1
+    out_bits = bits + 2 - shift
+    layer = stitch.Layer("pool", "Pool_hls", "fpgaflow_sum_pool", [blocks.copy_own("fpgaflow_sum_pool.sv", tmp_path)],
+                         {"PE": pe, "K2": k2, "IN_BITS": bits, "OUT_BITS": out_bits, "SHIFT": shift,
+                          "SIGNED": int(signed)})
+    s_in = stitch.Stream(0, "x", (pe * bits + 7) // 8 * 8, pe, bits, signed, pixels * channels // pe * k2, "nhwc")
+    s_out = stitch.Stream(1, "y", (pe * out_bits + 7) // 8 * 8, pe, out_bits, signed, pixels * channels // pe, "nhwc")
+    r = _run(tmp_path, layer, s_in, s_out, x)
+    want = np.right_shift(x.sum(axis=3), shift).reshape(-1, pe)
+    assert not r["deadlock"] and want.min() == (4 * low) >> shift and want.max() == (4 * (high - 1)) >> shift
+    assert np.array_equal(r["out"], want)
+    assert r["beats"] == [x.size // pe, x.size // pe // k2]
+
+
 def test_bias_add_block_equals_numpy(tmp_path):
     pe, channels, in_bits, out_bits, n = 2, 10, 15, 16, 9
     rng = np.random.default_rng(1)

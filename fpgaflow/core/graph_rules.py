@@ -4,7 +4,7 @@ from __future__ import annotations
 from .errors import FpgaflowError
 from .layers import FOLDED, INPUT, JOINS, NAME_RE, WEIGHTED, is_graph, layer_inputs, layer_names, output_shape
 
-MAP_LAYERS = ("conv", "dwconv", "maxpool", "global_avgpool")  # they read (C, H, W)
+MAP_LAYERS = ("conv", "dwconv", "maxpool", "avgpool", "global_avgpool")  # they read (C, H, W)
 
 
 def check_graph(spec: dict) -> None:

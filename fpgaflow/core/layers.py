@@ -16,7 +16,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # layers whose weights become multipliers; named conv1, conv2, fc1 ... unless the spec names them
 WEIGHTED = {"conv": "conv", "dwconv": "dw", "dense": "fc"}
 # other layers get readable names too (pool1, bn1, add1, flatten1): hls4ml names its layers after them
-UNNAMED = {"maxpool": "pool", "batchnorm": "bn", "global_avgpool": "gap"}
+UNNAMED = {"maxpool": "pool", "avgpool": "avg", "batchnorm": "bn", "global_avgpool": "gap"}
 # layers that join two branches: their output shape from both inputs' shapes (an add's are
 # one shape, a concatenation's one height and width)
 JOINS = {"add": lambda shapes: shapes[0],
@@ -45,6 +45,7 @@ OUTPUT_SHAPES = {
     "conv": _conv_shape,
     "dwconv": _conv_shape,
     "maxpool": lambda layer, shape: (shape[0], shape[1] // layer["kernel"], shape[2] // layer["kernel"]),
+    "avgpool": lambda layer, shape: (shape[0], shape[1] // layer["kernel"], shape[2] // layer["kernel"]),
     "flatten": lambda layer, shape: (math.prod(shape),),
     "dense": lambda layer, shape: (layer["units"],),
     "batchnorm": lambda layer, shape: shape,

@@ -44,6 +44,8 @@ LAYER_SCHEMAS = {
                "activation": leaf(str, "relu", choices=["relu", "none"]),
                "weight_bits": leaf(int, **BITS), "act_bits": leaf(int, min=1, max=16)},
     "maxpool": {**LAYER_COMMON, "kernel": leaf(int, 2, min=1)},
+    # the mean over kernel x kernel windows, stride kernel (imported models: AvgPool2d, TruncAvgPool2d)
+    "avgpool": {**LAYER_COMMON, "kernel": leaf(int, 2, min=1)},
     "flatten": {**LAYER_COMMON},
     "dense": {**LAYER_COMMON, "units": leaf(int, required=True, min=1),
               "activation": leaf(str, "relu", choices=["relu", "none"]),

@@ -49,13 +49,16 @@ FRAMEWORKS = {
         trace="fpgaflow.frontends.qkeras.trace:trace", scaled_training=False, model_format="keras"),
     # imported models (fpgaflow import): the file is the model and the reference; no training
     "qonnx": Framework(
-        name="qonnx", weights_file="model.qonnx.onnx", layer_types=("conv", "dwconv", "maxpool", "flatten", "dense"),
+        name="qonnx", weights_file="model.qonnx.onnx",
+        layer_types=("conv", "dwconv", "maxpool", "avgpool", "flatten", "dense", "batchnorm", "add", "concat",
+                     "global_avgpool"),
         references=("qonnx-cpu",),
         train="fpgaflow.frontends.imported:no_training", export="fpgaflow.frontends.qonnx.export:export_copy",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:QonnxFront",
         trace="fpgaflow.frontends.qonnx.trace:trace", scaled_training=False, model_format="qonnx", imported=True),
     "keras_model": Framework(
-        name="keras_model", weights_file="model.h5", layer_types=("conv", "maxpool", "flatten", "dense"),
+        name="keras_model", weights_file="model.h5",
+        layer_types=("conv", "maxpool", "flatten", "dense", "add", "concat", "global_avgpool"),
         references=("tf-cpu", "tf-cuda"),
         train="fpgaflow.frontends.imported:no_training", export="fpgaflow.frontends.qkeras.export:export_keras",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:KerasFront",

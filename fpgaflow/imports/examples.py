@@ -29,7 +29,6 @@ def brevitas_jets(path, npz):
     """16 -> 64 -> 32 -> 32 -> 5 in Brevitas with power-of-two (fixed-point) quantizers and
     Brevitas' default ROUND activations, trained 150 steps, exported with export_qonnx."""
     import torch
-    from brevitas.export import export_qonnx
     from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
     from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias
     from brevitas.quant import Uint8ActPerTensorFixedPoint
@@ -47,19 +46,29 @@ def brevitas_jets(path, npz):
         layers += [QuantLinear(a, b, weight_quant=W4, bias_quant=Int16Bias, return_quant_tensor=True),
                    QuantReLU(act_quant=A4, return_quant_tensor=True)]
     layers.append(QuantLinear(widths[-1], JETS_CLASSES, weight_quant=W4, bias_quant=Int16Bias))
-    model = torch.nn.Sequential(*layers)
+    return train_and_export(torch.nn.Sequential(*layers), npz, path, steps=150, lr=1e-2, batch=128)
+
+
+def train_and_export(net, npz: Path, path: Path, steps: int = 150, lr: float = 3e-3, batch: int = 64,
+                     seed: int = 0) -> Path:
+    """`steps` Adam steps on the .npz's training split, then export_qonnx of the eval network."""
+    import torch
+    from brevitas.export import export_qonnx
+
+    torch.manual_seed(seed)
     data = np.load(npz)
     x, y = torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"].astype(np.int64))
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for step in range(150):
-        i = torch.randint(0, len(x), (128,))
-        loss = torch.nn.functional.cross_entropy(model(x[i]), y[i])
+    opt = torch.optim.Adam(net.parameters(), lr)
+    net.train()
+    for _ in range(steps):
+        i = torch.randint(0, len(x), (batch,))
+        loss = torch.nn.functional.cross_entropy(net(x[i]), y[i])
         opt.zero_grad()
         loss.backward()
         opt.step()
     with contextlib.redirect_stdout(io.StringIO()):   # torch.onnx prints its progress
-        export_qonnx(model.eval(), input_t=torch.zeros(1, JETS_FEATURES), export_path=str(path))
-    return path
+        export_qonnx(net.eval(), input_t=x[:1], export_path=str(path))
+    return Path(path)
 
 
 def qkeras_jets(path, npz, epochs: int = 5):

@@ -5,22 +5,29 @@ The rules are data: NODE_RULES maps an op type to the function that judges a nod
 Exactness needs integers on power-of-two grids on both sides: zero-points 0, power-of-two
 scales, biases quantized, rounding both sides reproduce (QONNX ROUND is half to even: hls4ml's
 AP_RND_CONV is the same, FINN's thresholds are placed for it; FLOOR is AP_TRN and thresholds
-at the grid points). Float arithmetic left in the graph (BatchNorm, scalar Mul/Add) cannot be
-exact in hls4ml's fixed point; FINN folds it into thresholds, exact unless a float lands on a
-threshold.
+at the grid points). Float arithmetic left in the graph (scalar Mul/Add) cannot be exact in
+hls4ml's fixed point; FINN folds it into thresholds, exact unless a float lands on a threshold.
+A BatchNorm after a layer whose accumulator is an integer on a power-of-two grid is the
+exception: its reference output is evaluated on every accumulator value (qonnx_blocks.py).
+The graph's blocks (BatchNorm, Add, Concat, the global mean) are judged in qonnx_blocks.py;
+each node that makes a spec layer names it after itself and names its inputs.
 """
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
+from ..core.layers import INPUT
 from ..frontends.qonnx.model import int_range
+from . import qonnx_blocks as blocks
 from .rows import Analysis, Row, inexact, maps, unmapped
 
 BACKENDS = ("hls4ml", "finn")
 WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
 PASS_OPS = ("Identity", "Dropout")
+ACTIVATED_TYPES = ("conv", "dwconv", "dense", "batchnorm", "add")   # the spec layers with activation, act_bits
 FLOAT_AFFINE = ("Mul", "Div", "Sub", "Add")
 INSTEAD = {
     "Sigmoid": "a ReLU followed by a Quant activation",
@@ -28,11 +35,7 @@ INSTEAD = {
     "HardTanh": "a signed Quant activation (QuantIdentity)",
     "Softmax": "nothing: leave it out, the compared output is the logits",
     "LogSoftmax": "nothing: leave it out, the compared output is the logits",
-    "AveragePool": "MaxPool, or a strided Conv",
-    "GlobalAveragePool": "a Conv or Gemm over the whole map",
     "BipolarQuant": "a 2-bit or wider Quant (fpgaflow's layers take 2..16 bits)",
-    "Trunc": "a Quant with FLOOR rounding",
-    "Concat": "a single chain of layers (no branches)",
 }
 
 
@@ -112,8 +115,8 @@ def _judge_quant(model, node, a: Analysis, state: dict) -> Row:
             a.input_quant = {"bits": bits, "scale": float(scale[0]), "min": low, "max": high,
                              "rounding": p["rounding"] if p["rounding"] in ("ROUND", "FLOOR") else "ROUND"}
         state["act_bits"] = bits
-    elif state.get("layer") is not None:
-        state["layer"]["act_bits"] = bits
+    else:
+        state["set"](node.input[0], "act_bits", bits)
     if np.asarray(p["scale"]).size > 1 if p["scale"] is not None else False:
         v = unmapped("per-channel activation scales: use a per-tensor activation quantizer")
         return Row(node.name, node.op_type, what, {b: v for b in BACKENDS})
@@ -178,8 +181,7 @@ def _judge_weighted(model, node, a: Analysis, state: dict) -> Row:
             # (hls4ml's auto precision, FINN's MinimizeAccumulatorWidth), so it never wraps
             what += f", accumulator <= {state['in_bits'] + wbits - 1 + math.ceil(math.log2(max(fan_in, 2)))} bits"
     layer["activation"] = "none"
-    state["layer"] = layer
-    a.layers.append(layer)
+    state["add_layer"](node, layer, [node.input[0]])
     if problems:
         v = unmapped("; ".join(problems))
         return Row(node.name, node.op_type, what, {b: v for b in BACKENDS})
@@ -196,8 +198,10 @@ def _judge_affine(model, node, a: Analysis, state: dict) -> Row:
             return Row(node.name, node.op_type, what, {b: maps() for b in BACKENDS})
         v = inexact("float bias (not quantized)")
         return Row(node.name, node.op_type, what, {b: v for b in BACKENDS})
+    if const is None and node.op_type == "Add":
+        return blocks.judge_join(model, node, a, state)
     if const is None:
-        v = unmapped("adds two activations (a skip connection): fpgaflow builds a single chain of layers")
+        v = unmapped(f"{node.op_type} of two activations: fpgaflow joins two activations by Add or Concat only")
         return Row(node.name, node.op_type, "elementwise on two activations", {b: v for b in BACKENDS})
     what = f"float {node.op_type} by a constant" + (f" ({_scale_text(const)})" if const.size == 1 else "")
     if node.op_type == "Mul" and const.size == 1 and _pow2(const):
@@ -214,8 +218,7 @@ def _on_pow2_grid(values: np.ndarray, finest: int = -32) -> bool:
 
 
 def _judge_relu(model, node, a, state) -> Row:
-    if state.get("layer") is not None:
-        state["layer"]["activation"] = "relu"
+    state["set"](node.input[0], "activation", "relu")
     return Row(node.name, node.op_type, "ReLU", {b: maps() for b in BACKENDS})
 
 
@@ -226,27 +229,22 @@ def _judge_pool(model, node, a, state) -> Row:
     if len(kernel) != 2 or kernel[0] != kernel[1] or strides != kernel or any(pads):
         v = unmapped("fpgaflow's max pool takes square windows with stride = window and no padding")
         return Row(node.name, node.op_type, what, {b: v for b in BACKENDS})
-    a.layers.append({"type": "maxpool", "kernel": int(kernel[0])})
-    state["layer"] = None
+    state["add_layer"](node, {"type": "maxpool", "kernel": int(kernel[0])}, [node.input[0]])
     return Row(node.name, node.op_type, what, {b: maps() for b in BACKENDS})
 
 
 def _judge_flatten(model, node, a, state) -> Row:
     shape_in = model.get_tensor_shape(node.input[0])
     shape_out = model.get_tensor_shape(node.output[0])
-    if len(shape_in) == 4 and len(shape_out) == 2:
-        a.layers.append({"type": "flatten"})
+    after_mean = state["types"].get(state["of"].get(node.input[0])) == "global_avgpool"
+    if len(shape_in) == 4 and len(shape_out) == 2 and not after_mean:
+        state["add_layer"](node, {"type": "flatten"}, [node.input[0]])
         return Row(node.name, node.op_type, "flatten", {b: maps() for b in BACKENDS})
-    if node.input[0] == model.graph.input[0].name or shape_in == shape_out or len(shape_in) == len(shape_out) == 2:
+    if node.input[0] == model.graph.input[0].name or shape_in == shape_out or len(shape_in) == len(shape_out) == 2 \
+            or after_mean:
         return Row(node.name, node.op_type, f"reshape {shape_in} -> {shape_out}", {b: maps("layout only") for b in BACKENDS})
     v = unmapped(f"reshape {shape_in} -> {shape_out}: only flattening an image to a vector maps")
     return Row(node.name, node.op_type, "reshape", {b: v for b in BACKENDS})
-
-
-def _judge_batchnorm(model, node, a, state) -> Row:
-    return Row(node.name, node.op_type, "float BatchNorm", {
-        "hls4ml": inexact("float BatchNorm (hls4ml computes it in fixed point)"),
-        "finn": inexact("float BatchNorm folded into thresholds (exact unless a value lands on one)")})
 
 
 def _judge_pass(model, node, a, state) -> Row:
@@ -256,7 +254,9 @@ def _judge_pass(model, node, a, state) -> Row:
 NODE_RULES = {
     "Quant": _judge_quant, "Conv": _judge_weighted, "Gemm": _judge_weighted, "MatMul": _judge_weighted,
     "Relu": _judge_relu, "MaxPool": _judge_pool, "Flatten": _judge_flatten, "Reshape": _judge_flatten,
-    "BatchNormalization": _judge_batchnorm, **{op: _judge_affine for op in FLOAT_AFFINE},
+    "BatchNormalization": blocks.judge_batchnorm, "Concat": blocks.judge_join, "Trunc": blocks.judge_trunc,
+    **{op: blocks.judge_mean for op in ("ReduceMean", "GlobalAveragePool", "AveragePool")},
+    **{op: _judge_affine for op in FLOAT_AFFINE},
     **{op: _judge_pass for op in PASS_OPS},
 }
 
@@ -268,7 +268,7 @@ def analyse(model) -> Analysis:
     shape_out = model.get_tensor_shape(model.graph.output[0].name)
     a.input_shape = [int(d) for d in shape_in[1:]]
     a.num_classes = int(np.prod(shape_out[1:]))
-    state: dict = {"layer": None}
+    state = _graph_state(model, a)
     first = (model.find_consumers(model.graph.input[0].name) or [None])[0]
     if first is None or first.op_type != "Quant":
         v = unmapped("the input is not quantized: the model's first node must be a Quant (e.g. Brevitas' QuantIdentity)")
@@ -276,9 +276,41 @@ def analyse(model) -> Analysis:
     for node in model.graph.node:
         rule = NODE_RULES.get(node.op_type)
         if rule is None:
-            instead = INSTEAD.get(node.op_type, "conv, dense, max pool, flatten, ReLU and Quant nodes")
+            instead = INSTEAD.get(node.op_type, "conv, dense, max pool, flatten, ReLU, Quant, BatchNorm, Add, Concat "
+                                                "and global average nodes")
             v = unmapped(f"no {node.op_type} in fpgaflow's mapping; use {instead}")
             a.rows.append(Row(node.name, node.op_type, node.op_type, {b: v for b in BACKENDS}))
-            continue
-        a.rows.append(rule(model, node, a, state))
+        else:
+            a.rows.append(rule(model, node, a, state))
+        for out in node.output:     # a node that made no layer passes its input's layer on
+            state["of"].setdefault(out, state["of"].get(node.input[0], INPUT) if node.input else INPUT)
     return a
+
+
+def _graph_state(model, a: Analysis) -> dict:
+    """The walk's state: the layer being finished, which spec layer each tensor comes from, and
+    `add_layer`, which names a new layer after its node and names its inputs where it does not
+    read the layer before it (a chain's design file keeps no `inputs`)."""
+    state: dict = {"of": {model.graph.input[0].name: INPUT}, "types": {}}
+    by_name: dict[str, dict] = {}
+
+    def set_on(tensor: str, key: str, value) -> None:
+        """A Relu or Quant finishes the layer its input comes from, where that layer has the key."""
+        layer = by_name.get(state["of"].get(tensor, INPUT))
+        if layer is not None and layer["type"] in ACTIVATED_TYPES:
+            layer[key] = value
+
+    def add_layer(node, layer: dict, sources: list[str]) -> None:
+        name = re.sub(r"[^a-z0-9_]", "_", node.name.lower())
+        name = name if re.match(r"^[a-z]", name) else f"n_{name}"
+        inputs = [state["of"].get(t, INPUT) for t in sources]
+        before = a.layers[-1]["name"] if a.layers else INPUT
+        layer = {**layer, "name": name[:64], **({"inputs": inputs} if inputs != [before] else {})}
+        if "type" in layer:
+            layer = {"type": layer.pop("type"), **layer}
+        a.layers.append(layer)
+        by_name[layer["name"]], state["of"][node.output[0]] = layer, layer["name"]
+        state["types"][layer["name"]] = layer["type"]
+
+    state["add_layer"], state["set"] = add_layer, set_on
+    return state

@@ -68,6 +68,16 @@ def grid(model, tensor: str, depth: int = 0) -> float | None:
     if op in ("Conv", "MatMul", "Gemm"):
         g = _times(grid(model, ins[0], depth + 1), grid(model, ins[1], depth + 1))
         return _finer(g, grid(model, ins[2], depth + 1)) if len(ins) > 2 and ins[2] else g
-    if op == "MultiThreshold":
+    if op in ("MultiThreshold", "QuantAvgPool2d"):     # integers (a window's sum, shifted)
         return 1.0
+    if op == "Concat":
+        grids = [grid(model, i, depth + 1) for i in ins]
+        return None if any(g is None for g in grids) else min(grids)
+    if op in ("AveragePool", "GlobalAveragePool"):
+        # a sum on the input's grid divided by 2^k pixels lies on that grid / 2^k
+        shape_in, shape_out = model.get_tensor_shape(ins[0]), model.get_tensor_shape(producer.output[0])
+        window = int(np.prod(shape_in[2:]) // np.prod(shape_out[2:])) if op == "GlobalAveragePool" else \
+            int(np.prod([a.ints for a in producer.attribute if a.name == "kernel_shape"][0]))
+        g = grid(model, ins[0], depth + 1)
+        return g / window if g is not None and window & (window - 1) == 0 else None
     return None

@@ -50,10 +50,15 @@ def _tidy() -> list:
 def finn_onnx_passes() -> list:
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 
+    from ...frontends.qonnx.batchnorm import BatchNormToThresholds
+    from ...frontends.qonnx.pooling import MeanAsAveragePool, TruncAsQuant
     from . import transforms as ff
+    from .avgpool import AveragePoolAsSum
 
-    return [ff.FoldBiasQuant(), ff.IntegerInput(), ff.QuantActToMultiThreshold(), ff.RejectOtherQuantActs(),
-            ff.GlobalAveragePool(), ConvertQONNXtoFINN(), *_tidy()]
+    # a float BatchNorm becomes thresholds where the reference's own output steps
+    return [MeanAsAveragePool(), TruncAsQuant(), BatchNormToThresholds(), ff.FoldBiasQuant(), ff.IntegerInput(),
+            AveragePoolAsSum(), ff.QuantActToMultiThreshold(), ff.RejectOtherQuantActs(), ff.GlobalAveragePool(), ConvertQONNXtoFINN(),
+            *_tidy()]
 
 
 def branches(model) -> bool:
@@ -71,9 +76,10 @@ def _graph_passes() -> tuple[list, list]:
     from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
 
     from . import transforms as ff
+    from .avgpool import QuantAvgPoolNHWC
 
-    layout = [ff.MergeForkedTransposes(), MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(),
-              MakeMaxPoolNHWC(), absorb.AbsorbConsecutiveTransposes()]
+    layout = [ff.MergeForkedTransposes(), MakeMaxPoolNHWC(), QuantAvgPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(),
+              MakeMaxPoolNHWC(), QuantAvgPoolNHWC(), absorb.AbsorbConsecutiveTransposes()]
     moves = [reorder.MoveLinearPastFork(), reorder.MoveLinearPastEltwiseAdd(), reorder.MoveTransposePastFork(),
              absorb.AbsorbConsecutiveTransposes(), absorb.AbsorbTransposeIntoMultiThreshold(),
              reorder.MoveTransposePastJoinAdd(), reorder.MoveMulPastJoinConcat(), reorder.MoveTransposePastJoinConcat(),
@@ -92,6 +98,7 @@ def streamline_passes(float_tail: bool = False, graph: bool = False) -> list:
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
     from . import transforms as ff
+    from .avgpool import QuantAvgPoolNHWC
 
     tail = [InferDataLayouts(), RemoveUnusedTensors(), ff.BiasBeforeOutputScale(strict=not float_tail)]
     if graph:
@@ -102,8 +109,8 @@ def streamline_passes(float_tail: bool = False, graph: bool = False) -> list:
                 *layout, *moves, Streamline(), InferGlobalAccPoolLayer(), *moves, *layout, Streamline(), *moves,
                 *layout, Streamline(), *tail]
     return [absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
-            MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
-            absorb.AbsorbConsecutiveTransposes(), Streamline(), *tail]
+            MakeMaxPoolNHWC(), QuantAvgPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
+            QuantAvgPoolNHWC(), absorb.AbsorbConsecutiveTransposes(), Streamline(), *tail]
 
 
 def hw_passes(rtl: bool = True, float_tail: bool = False) -> list:

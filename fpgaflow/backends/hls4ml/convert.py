@@ -25,7 +25,7 @@ from ...core.parts import part_capacity
 from ...core.spec import Design
 from ...core.vectors import write_dat
 from .cost import as_dicts, estimate, from_dicts, load_model
-from .prepare import exact_average_types, exact_global_average_types, prepare
+from .prepare import exact_average_types, exact_batchnorm_types, exact_global_average_types, prepare
 from .records import records_from_hls_model
 from .reuse import choose_reuse, multipliers
 
@@ -54,6 +54,8 @@ class QonnxFront:
         config = hls4ml.utils.config_from_onnx_model(self.model.model, granularity="name", backend=backend)
         for name, precision in exact_average_types(self.model).items():
             config["LayerName"][name]["Precision"]["result"] = precision
+        for name, types in exact_batchnorm_types(self.model).items():
+            config["LayerName"][name]["Precision"].update(types)
         return hls_layers, config
 
     def convert(self, **kwargs):

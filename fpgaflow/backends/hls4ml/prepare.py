@@ -33,6 +33,14 @@ def _gemm_to_matmul(model):
     return model.transform(GemmToMatMul())
 
 
+def _exporters_blocks(model):
+    from ...frontends.qonnx.batchnorm import BatchNormToFixedPoint
+    from ...frontends.qonnx.pooling import MeanAsAveragePool, TruncAsQuant
+
+    # a float BatchNorm becomes the fixed-point affine equal to it on every accumulator value
+    return model.transform(MeanAsAveragePool()).transform(TruncAsQuant()).transform(BatchNormToFixedPoint())
+
+
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
 TO_CHANNELS_FIRST = [0, 3, 1, 2]
 TO_CHANNELS_LAST = [0, 2, 3, 1]
@@ -58,15 +66,86 @@ def _global_average_pool_channels_last(model):
             continue
         node.input[0] = producer.input[0]
         node.domain = CHANNELS_LAST
-        model.set_tensor_shape(node.output[0], [n, h, w, c])
+        _pooled_nhwc(model, node)
         model.graph.node.remove(producer)
     return model
 
 
+def _pooled_nhwc(model, pool) -> None:
+    """A global pooling read as NHWC: its (N, 1, 1, C) output and the elementwise nodes after it
+    shaped so (the same numbers in the same order as (N, C, 1, 1))."""
+    node = pool
+    while True:
+        n, c, h, w = model.get_tensor_shape(node.output[0])
+        model.set_tensor_shape(node.output[0], [n, h, w, c])
+        after = model.find_consumers(node.output[0]) or []
+        if len(after) != 1 or after[0].op_type not in ELEMENTWISE:
+            return
+        node = after[0]
+
+
+ELEMENTWISE = ("Relu", "Quant")
+
+
+def _nhwc_after(model, node) -> tuple[list, object] | None:
+    """(the elementwise nodes after `node`, the node ending them) where the chain ends in a
+    Transpose back to NHWC or a global AveragePool, else None."""
+    chain, tensor = [], node.output[0]
+    while True:
+        after = model.find_consumers(tensor) or []
+        if len(after) != 1:
+            return None
+        nxt = after[0]
+        if nxt.op_type in ELEMENTWISE and model.get_initializer(nxt.input[0]) is None:
+            chain.append(nxt)
+            tensor = nxt.output[0]
+            continue
+        if nxt.op_type == "Transpose" and _perm(nxt) == TO_CHANNELS_LAST:
+            return chain, nxt
+        n, c, h, w = model.get_tensor_shape(nxt.output[0]) if nxt.op_type == "AveragePool" else (0, 0, 0, 0)
+        return (chain, nxt) if nxt.op_type == "AveragePool" and (h, w) == (1, 1) else None
+
+
+def _average_pool_channels_last(model):
+    """An average pooling smaller than the map stays in NCHW between Transposes too (qonnx's
+    channels-last conversion has no AveragePool): it reads the NHWC tensor as a channels-last
+    pooling, and what follows reads its NHWC output, as for a concatenation."""
+    for node in list(model.graph.node):
+        producer = model.find_producer(node.input[0]) if node.op_type == "AveragePool" else None
+        if producer is None or producer.op_type != "Transpose" or _perm(producer) != TO_CHANNELS_FIRST or \
+                len(model.find_consumers(producer.output[0])) != 1 or node.domain == CHANNELS_LAST:
+            continue
+        n, c, h, w = model.get_tensor_shape(node.output[0])
+        found = _nhwc_after(model, node)
+        if (h, w) == (1, 1) or found is None:
+            continue
+        node.input[0] = producer.input[0]
+        node.domain = CHANNELS_LAST
+        model.graph.node.remove(producer)
+        _after_nhwc(model, node, *found)
+    return model
+
+
+def _after_nhwc(model, node, chain: list, end) -> None:
+    """`node` and the elementwise `chain` after it now give NHWC: shapes so, and the chain's
+    end (a Transpose back to NHWC: gone; a global pooling: read as channels-last)."""
+    for n in [node, *chain]:
+        batch, c, h, w = model.get_tensor_shape(n.output[0])
+        model.set_tensor_shape(n.output[0], [batch, h, w, c])
+    if end.op_type == "Transpose":
+        (chain[-1] if chain else node).output[0] = end.output[0]
+        model.graph.node.remove(end)
+    else:
+        end.domain = CHANNELS_LAST
+        _pooled_nhwc(model, end)
+
+
 def _concat_channels_last(model):
     """qonnx's channels-last conversion leaves a channel concatenation in NCHW between Transposes
-    (to NCHW on every input, back to NHWC after). Concatenating the NHWC tensors on their last
-    axis is the same tensor: the Transposes go."""
+    (to NCHW on every input; back to NHWC after it and the elementwise Relu / Quant that follow,
+    or none before a global average pooling, whose 1x1 output needs no layout). Concatenating
+    the NHWC tensors on their last axis is the same tensor: the Transposes go, the elementwise
+    nodes and the pooling read NHWC."""
     from onnx import helper
 
     for node in list(model.graph.node):
@@ -74,9 +153,8 @@ def _concat_channels_last(model):
             continue
         axis = next(helper.get_attribute_value(a) for a in node.attribute if a.name == "axis")
         before = [model.find_producer(i) for i in node.input]
-        after = model.find_consumers(node.output[0]) or []
-        if axis not in (1, -3) or len(after) != 1 or after[0].op_type != "Transpose" or \
-                _perm(after[0]) != TO_CHANNELS_LAST or \
+        found = _nhwc_after(model, node)
+        if axis not in (1, -3) or found is None or \
                 any(p is None or p.op_type != "Transpose" or _perm(p) != TO_CHANNELS_FIRST
                     or len(model.find_consumers(p.output[0])) != 1 for p in before):
             continue
@@ -84,14 +162,14 @@ def _concat_channels_last(model):
         node.input.extend(p.input[0] for p in before)
         del node.attribute[:]
         node.attribute.append(helper.make_attribute("axis", 3))
-        node.output[0] = after[0].output[0]
-        for p in before + after:
+        _after_nhwc(model, node, *found)
+        for p in before:
             model.graph.node.remove(p)
     return model
 
 
-# hls4ml's ONNX front end expects channels-last tensors and MatMul+Add instead of Gemm
-PREPARE_FOR_HLS4ML = (_cleanup, _channels_last, _gemm_to_matmul, _cleanup, _concat_channels_last,
+PREPARE_FOR_HLS4ML = (_cleanup, _exporters_blocks, _channels_last, _gemm_to_matmul, _cleanup, _concat_channels_last,
+                      _average_pool_channels_last,
                       _global_average_pool_channels_last)
 
 
@@ -150,4 +228,30 @@ def exact_global_average_types(keras_model) -> dict[str, dict]:
                                 f"output (it reads {source.name}, {h}x{w} pixels)")
         bits, integer, k = int(quantizer.bits), int(quantizer.integer), (h * w).bit_length() - 1
         out[layer.name] = {"accum": f"ufixed<{bits + 2 * k},{integer + k}>", "result": f"ufixed<{bits + k},{integer}>"}
+    return out
+
+
+def exact_type(values) -> str:
+    """The narrowest ap_fixed holding every value (all on a power-of-two grid) exactly."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    frac = 0
+    while not np.array_equal(v * 2.0 ** frac, np.round(v * 2.0 ** frac)):
+        frac += 1
+    width = int(np.abs(np.round(v * 2.0 ** frac)).max()).bit_length() + 1
+    return f"fixed<{width},{width - frac}>"
+
+
+def exact_batchnorm_types(model) -> dict[str, dict]:
+    """hls4ml types a BatchNorm's scale and bias with the model default (16 bits, 6 integer):
+    the fixed-point gain and offset BatchNormToFixedPoint placed (epsilon 0, variance 1, so
+    scale = gamma, bias = beta) get the types that hold them exactly; hls4ml then sizes the
+    result for the exact product and sum."""
+    out = {}
+    for node in model.graph.node:
+        eps = next((a.f for a in node.attribute if a.name == "epsilon"), None)
+        if node.op_type == "BatchNormalization" and eps == 0:
+            gamma, beta = (model.get_initializer(node.input[i]) for i in (1, 2))
+            out[node.name] = {"scale": exact_type(gamma), "bias": exact_type(beta)}
     return out

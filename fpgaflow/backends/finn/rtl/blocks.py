@@ -26,14 +26,22 @@ def _block(node, module: str, root: Path, params: dict, holds_ready: bool = Fals
                  implementation=f"fpgaflow hw/{module}.sv", holds_ready=holds_ready)
 
 
-def _maxpool(inst, node, root: Path, model) -> Layer:
-    if inst.get_nodeattr("Function") != "MaxPool":
-        raise FpgaflowError(f"RTL stitching: {node.name} pools with {inst.get_nodeattr('Function')}; fpgaflow's RTL "
-                            f"block does MaxPool only")
-    k = inst.get_nodeattr("KernelSize")
-    dt = inst.get_input_datatype(0)
-    return _block(node, "fpgaflow_maxpool", root,
-                  {"PE": inst.get_nodeattr("PE"), "K2": k[0] * k[1], "BITS": dt.bitwidth(), "SIGNED": int(dt.signed())})
+def _pool(inst, node, root: Path, model) -> Layer:
+    """FINN's Pool: MaxPool -> fpgaflow_maxpool; QuantAvgPool / AccPool (a window's sum, shifted
+    as FINN's execution shifts it) -> fpgaflow_sum_pool."""
+    function, k = inst.get_nodeattr("Function"), inst.get_nodeattr("KernelSize")
+    dt, k2 = inst.get_input_datatype(0), k[0] * k[1]
+    params = {"PE": inst.get_nodeattr("PE"), "K2": k2, "SIGNED": int(dt.signed())}
+    if function == "MaxPool":
+        return _block(node, "fpgaflow_maxpool", root, {**params, "BITS": dt.bitwidth()})
+    if function not in ("QuantAvgPool", "AccPool"):
+        raise FpgaflowError(f"RTL stitching: {node.name} pools with {function}; fpgaflow's RTL blocks do MaxPool, "
+                            f"QuantAvgPool and AccPool")
+    out_bits = inst.get_output_datatype(0).bitwidth()
+    # Pool.execute_node's shift: the widest unsigned sum's bits beyond the output's
+    shift = max(0, ((2 ** dt.bitwidth() - 1) * k2).bit_length() - out_bits) if function == "QuantAvgPool" else 0
+    return _block(node, "fpgaflow_sum_pool", root,
+                  {**params, "IN_BITS": dt.bitwidth(), "OUT_BITS": out_bits, "SHIFT": shift})
 
 
 def _bias_add(inst, node, root: Path, model) -> Layer:
@@ -103,5 +111,5 @@ def _concat(inst, node, root: Path, model) -> Layer:
 
 
 # FINN op type -> the fpgaflow block that takes it
-BLOCKS = {"Pool_hls": _maxpool, "ElementwiseAdd_hls": _elementwise_add, "GlobalAccPool_hls": _global_acc_pool,
+BLOCKS = {"Pool_hls": _pool, "ElementwiseAdd_hls": _elementwise_add, "GlobalAccPool_hls": _global_acc_pool,
           "DuplicateStreams_hls": _duplicate_streams, "StreamingConcat_hls": _concat}
