@@ -35,20 +35,21 @@ def test_dscnn_hls4ml_depthwise_is_bit_exact(tmp_path):
 @pytest.mark.slow
 def test_dscnn_finn_depthwise_layers_are_vvaus_and_bit_exact(tmp_path):
     """The depthwise convolutions become FINN VVAUs (they were left unmapped, and the FINN
-    backend refused dscnn); every stage stays bit-exact with Brevitas."""
+    backend refused dscnn); every stage stays bit-exact with Brevitas, the stitched RTL too:
+    finn-plus' RTL VVAU needs Versal, fpgaflow's portable VVAU block takes them."""
     r = run_cli("hls", "dscnn", "--backend", "finn", "--no-progress", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = tmp_path / "dscnn" / "finn"
     manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
     kinds = [l["op_type"] for l in manifest["layers"]]
     assert sum(k.startswith("VVAU") for k in kinds) == 2 and sum(k.startswith("FMPadding") for k in kinds) == 3
-    r = run_cli("csim", "dscnn", "--backend", "finn", "-n", "30", "--no-progress", build=tmp_path)
+    assert manifest["rtl"]["stitched"]
+    r = run_cli("csim", "dscnn", "--backend", "finn", "-n", "30", "--rtl", "--no-progress", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     v = json.loads((folder / "verify.json").read_text())
     assert [(s["stage"], s["exact"], s["mismatches"]) for s in v["stages"]] == [
-        (s, 30, 0) for s in ("qonnx", "finn_onnx", "streamlined", "hw", "folded")]
-    # finn-plus' RTL VVAU needs Versal: no stitched RTL, said in the manifest and by csim --rtl up front
-    assert not manifest["rtl"]["stitched"] and "VVAU_hls_0 (VVAU_hls) has no RTL" in manifest["rtl"]["why_not"]
-    r = run_cli("csim", "dscnn", "--backend", "finn", "-n", "30", "--rtl", "--no-progress", build=tmp_path)
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no stitched RTL" in r.stderr, r.stderr
-    assert "qonnx" not in r.stdout  # refused before any stage ran
+        (s, 30, 0) for s in ("qonnx", "finn_onnx", "streamlined", "hw", "folded", "rtl")]
+    rtl = v["stages"][-1]
+    vvaus = [l for l in rtl["layers"] if l["op_type"] == "VVAU_hls"]
+    assert len(vvaus) == 2 and all(l["implementation"] == "fpgaflow hw/fpgaflow_vvau.sv" for l in vvaus)
+    assert rtl["cycles_per_frame"] == rtl["estimate"]["cycles_per_frame"]

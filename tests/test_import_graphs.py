@@ -31,7 +31,7 @@ def _ok(r):
 def test_brevitas_graph_with_batchnorm_imports_and_is_exact_in_hls4ml_every_finn_stage_and_the_rtl(space):
     root, env, npz = space
     build = root / "build"
-    model = graph_examples.train_and_export(graph_examples.brevitas_graph(pow2=True), npz, root / "g.onnx", steps=300)
+    model = graph_examples.train_and_export(graph_examples.brevitas_graph(pow2=True), npz, root / "g.onnx", steps=200)
     r = _ok(run_cli("import", str(model), "--name", "g", "--data", str(npz), env=env))
     assert "hls4ml: maps every node; bit-exact possible" in r.stdout and "finn: maps every node" in r.stdout
     check = json.loads(_ok(run_cli("check", "g", "--json", build=build, env=env)).stdout)
@@ -49,10 +49,10 @@ def test_brevitas_graph_with_batchnorm_imports_and_is_exact_in_hls4ml_every_finn
     assert v["exact"] == v["n"] == 1000 and v["reference"] == "qonnx-cpu"
 
     _ok(run_cli("hls", "g", "--backend", "finn", "--no-progress", build=build, env=env))
-    _ok(run_cli("csim", "g", "--backend", "finn", "--rtl", "-n", "200", "--no-progress", build=build, env=env))
+    _ok(run_cli("csim", "g", "--backend", "finn", "--rtl", "-n", "100", "--no-progress", build=build, env=env))
     f = json.loads((build / "g" / "finn" / "verify.json").read_text())
     assert [s["stage"] for s in f["stages"]] == ["qonnx", "finn_onnx", "streamlined", "hw", "folded", "rtl"]
-    assert all(s["exact"] == s["n"] == 200 for s in f["stages"]) and f["not_exact_because"] is None
+    assert all(s["exact"] == s["n"] == 100 for s in f["stages"]) and f["not_exact_because"] is None
 
 
 @pytest.mark.slow

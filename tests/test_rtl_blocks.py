@@ -55,6 +55,66 @@ def test_sum_pool_block_equals_numpy(tmp_path, signed, shift):
     assert r["beats"] == [x.size // pe, x.size // pe // k2]
 
 
+@pytest.mark.parametrize("in_signed, in_bits, w_bits", [(False, 2, 2), (True, 3, 4)])
+def test_mvau_block_equals_numpy(tmp_path, in_signed, in_bits, w_bits):
+    """x W over folded vectors (3 output folds, so the kept vector is replayed), the extremes
+    included, with gaps in the input and back-pressure on the output."""
+    from types import SimpleNamespace
+
+    from qonnx.core.datatype import DataType
+
+    mw, mh, simd, pe, n = 12, 6, 4, 2, 9
+    rng = np.random.default_rng(4)
+    low, high = (-(2 ** (in_bits - 1)), 2 ** (in_bits - 1)) if in_signed else (0, 2 ** in_bits)
+    w = rng.integers(-(2 ** (w_bits - 1)), 2 ** (w_bits - 1), size=(mw, mh))
+    w[:, 0] = -(2 ** (w_bits - 1))
+    x = rng.integers(low, high, size=(n, mw))
+    x[0] = low
+    want = x @ w
+    out_bits = int(max(abs(want.min()), abs(want.max()))).bit_length() + 1
+    out_dt = DataType[f"INT{out_bits}"]
+    inst = SimpleNamespace(
+        get_nodeattr=lambda k: {"noActivation": 1, "binaryXnorMode": 0, "MW": mw, "MH": mh, "SIMD": simd, "PE": pe}[k],
+        get_input_datatype=lambda i=0: DataType[f"INT{w_bits}"] if i else DataType[f"{'INT' if in_signed else 'UINT'}{in_bits}"],
+        get_output_datatype=lambda i=0: out_dt)
+    node = SimpleNamespace(name="mvau", op_type="MVAU_hls", input=["x", "w"])
+    model = SimpleNamespace(get_initializer=lambda name: w.astype(np.float32))
+    layer = blocks._mvau(inst, node, tmp_path, model)
+    s_in = stitch.Stream(0, "x", (simd * in_bits + 7) // 8 * 8, simd, in_bits, in_signed, mw // simd, "nhwc")
+    s_out = stitch.Stream(1, "y", (pe * out_bits + 7) // 8 * 8, pe, out_bits, True, mh // pe, "nhwc")
+    r = _run(tmp_path, layer, s_in, s_out, x)
+    assert not r["deadlock"]
+    assert np.array_equal(r["out"].reshape(n, mh), want)
+
+
+def test_vvau_block_equals_numpy(tmp_path):
+    """Depthwise: each channel's window times its own 3x3 weights, in the depthwise window
+    generator's order (channel fold, kernel position, PE lanes), extremes included."""
+    from types import SimpleNamespace
+
+    from qonnx.core.datatype import DataType
+
+    channels, k2, pe, in_bits, w_bits, pixels, n = 6, 9, 2, 4, 4, 3, 4
+    rng = np.random.default_rng(5)
+    w = rng.integers(-8, 8, size=(channels, 1, 3, 3))
+    w[0] = -8
+    x = rng.integers(0, 16, size=(n, pixels, channels // pe, k2, pe))
+    x[0, 0] = 15
+    wk = w.reshape(channels, k2)
+    want = np.einsum("npfkl,flk->npfl", x, wk.reshape(channels // pe, pe, k2))
+    out_bits = int(np.abs(want).max()).bit_length() + 1
+    inst = SimpleNamespace(
+        get_nodeattr=lambda k: {"noActivation": 1, "SIMD": 1, "PE": pe, "Channels": channels, "Kernel": [3, 3]}[k],
+        get_input_datatype=lambda i=0: DataType[f"INT{w_bits}"] if i else DataType[f"UINT{in_bits}"],
+        get_output_datatype=lambda i=0: DataType[f"INT{out_bits}"])
+    node = SimpleNamespace(name="vvau", op_type="VVAU_hls", input=["x", "w"])
+    layer = blocks._vvau(inst, node, tmp_path, SimpleNamespace(get_initializer=lambda name: w.astype(np.float32)))
+    s_in = stitch.Stream(0, "x", (pe * in_bits + 7) // 8 * 8, pe, in_bits, False, pixels * channels // pe * k2, "nhwc")
+    s_out = stitch.Stream(1, "y", (pe * out_bits + 7) // 8 * 8, pe, out_bits, True, pixels * channels // pe, "nhwc")
+    r = _run(tmp_path, layer, s_in, s_out, x)
+    assert not r["deadlock"] and np.array_equal(r["out"], want.reshape(-1, pe))
+
+
 def test_bias_add_block_equals_numpy(tmp_path):
     pe, channels, in_bits, out_bits, n = 2, 10, 15, 16, 9
     rng = np.random.default_rng(1)

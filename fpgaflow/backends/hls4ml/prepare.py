@@ -231,14 +231,15 @@ def exact_global_average_types(keras_model) -> dict[str, dict]:
     return out
 
 
-def exact_type(values) -> str:
-    """The narrowest ap_fixed holding every value (all on a power-of-two grid) exactly."""
+def exact_type(values) -> str | None:
+    """The narrowest ap_fixed holding every value exactly, None where they are not all on a
+    grid of 2^-64 or coarser."""
     import numpy as np
 
     v = np.asarray(values, dtype=np.float64).reshape(-1)
-    frac = 0
-    while not np.array_equal(v * 2.0 ** frac, np.round(v * 2.0 ** frac)):
-        frac += 1
+    frac = next((f for f in range(65) if np.array_equal(v * 2.0 ** f, np.round(v * 2.0 ** f))), None)
+    if frac is None:
+        return None
     width = int(np.abs(np.round(v * 2.0 ** frac)).max()).bit_length() + 1
     return f"fixed<{width},{width - frac}>"
 
@@ -252,6 +253,8 @@ def exact_batchnorm_types(model) -> dict[str, dict]:
     for node in model.graph.node:
         eps = next((a.f for a in node.attribute if a.name == "epsilon"), None)
         if node.op_type == "BatchNormalization" and eps == 0:
-            gamma, beta = (model.get_initializer(node.input[i]) for i in (1, 2))
-            out[node.name] = {"scale": exact_type(gamma), "bias": exact_type(beta)}
+            types = {"scale": exact_type(model.get_initializer(node.input[1])),
+                     "bias": exact_type(model.get_initializer(node.input[2]))}
+            if all(types.values()):
+                out[node.name] = types
     return out

@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
 from qonnx.transformation.base import Transformation
 
 from .model import int_range
@@ -175,7 +174,6 @@ def _reference_levels(model, bn, relu, quant, lo, width, grid, image: bool) -> n
     from onnx import TensorProto, helper
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
-
     from qonnx.transformation.infer_shapes import InferShapes
 
     channels, chunk = len(lo), min(width, 1 << 16)
@@ -206,7 +204,7 @@ def _round_half_even(n: np.ndarray, shift: int) -> np.ndarray:
     q = n >> shift
     r = n - (q << shift)
     half = 1 << (shift - 1)
-    return q + ((r > half) | ((r == half) & (q & 1 == 1)))
+    return q + ((r > half) | ((r == half) & ((q & 1) == 1)))
 
 
 def affine(s: Study) -> tuple[np.ndarray, np.ndarray, int] | str:
@@ -320,7 +318,7 @@ class BatchNormToFixedPoint(Transformation):
         from onnx import helper
 
         for bn in model.graph.node:
-            if bn.op_type != "BatchNormalization" or any(a.name == "epsilon" and a.f == 0 for a in bn.attribute):
+            if bn.op_type != "BatchNormalization":
                 continue
             s = study(model, bn)
             fit = affine(s) if not isinstance(s, str) else s

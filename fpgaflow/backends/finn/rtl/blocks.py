@@ -110,6 +110,57 @@ def _concat(inst, node, root: Path, model) -> Layer:
                    "OUT_BITS": inst.get_output_datatype().bitwidth()})
 
 
+def _mvau(inst, node, root: Path, model) -> Layer:
+    """FINN's HLS MVAU (finn-plus' RTL one takes 4..8-bit operands only) without activation:
+    fpgaflow_mvau, its weights folded into a memory file as FINN folds them."""
+    if inst.get_nodeattr("noActivation") != 1 or inst.get_nodeattr("binaryXnorMode"):
+        raise FpgaflowError(f"RTL stitching: {node.name} has its thresholds (or XNOR mode) inside; fpgaflow's MVAU "
+                            f"block multiplies only (FINN's flow here keeps thresholds in a layer of their own)")
+    mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
+    idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    if not (idt.is_integer() and wdt.is_integer()) or "BIPOLAR" in (idt.name, wdt.name):
+        raise FpgaflowError(f"RTL stitching: {node.name} multiplies {idt.name} by {wdt.name}; fpgaflow's MVAU block "
+                            f"takes integer operands")
+    w = np.asarray(model.get_initializer(node.input[1])).astype(np.int64)            # (MW, MH)
+    # lane p*SIMD + s of tile (nf, sf) is W[sf*SIMD + s][nf*PE + p]
+    tiles = w.reshape(mw // simd, simd, mh // pe, pe).transpose(2, 0, 3, 1).reshape(-1, pe * simd)
+    return _block(node, "fpgaflow_mvau", root,
+                  {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "IN_BITS": idt.bitwidth(), "IN_SIGNED": int(idt.signed()),
+                   "W_BITS": wdt.bitwidth(), "W_SIGNED": int(wdt.signed()),
+                   "OUT_BITS": inst.get_output_datatype(0).bitwidth(),
+                   "WEIGHT_FILE": _weight_file(root, node.name, tiles, wdt.bitwidth())})
+
+
+def _vvau(inst, node, root: Path, model) -> Layer:
+    """FINN's HLS VVAU (finn-plus' RTL one needs Versal DSP58s) without activation, SIMD 1:
+    fpgaflow_vvau, its weights as (channel fold, kernel position) tiles of PE lanes."""
+    if inst.get_nodeattr("noActivation") != 1 or inst.get_nodeattr("SIMD") != 1:
+        raise FpgaflowError(f"RTL stitching: {node.name} has thresholds inside or SIMD {inst.get_nodeattr('SIMD')}; "
+                            f"fpgaflow's VVAU block multiplies only, one kernel position per cycle (SIMD 1)")
+    pe, channels, kernel = inst.get_nodeattr("PE"), inst.get_nodeattr("Channels"), inst.get_nodeattr("Kernel")
+    idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    if not (idt.is_integer() and wdt.is_integer()) or "BIPOLAR" in (idt.name, wdt.name):
+        raise FpgaflowError(f"RTL stitching: {node.name} multiplies {idt.name} by {wdt.name}; fpgaflow's VVAU block "
+                            f"takes integer operands")
+    k2 = kernel[0] * kernel[1]
+    w = np.asarray(model.get_initializer(node.input[1])).astype(np.int64).reshape(channels, k2)
+    # lane p of tile (fold, k) is W[fold*PE + p][k]
+    tiles = w.reshape(channels // pe, pe, k2).transpose(0, 2, 1).reshape(-1, pe)
+    return _block(node, "fpgaflow_vvau", root,
+                  {"CHANNELS": channels, "K2": k2, "PE": pe, "IN_BITS": idt.bitwidth(), "IN_SIGNED": int(idt.signed()),
+                   "W_BITS": wdt.bitwidth(), "W_SIGNED": int(wdt.signed()),
+                   "OUT_BITS": inst.get_output_datatype(0).bitwidth(),
+                   "WEIGHT_FILE": _weight_file(root, node.name, tiles, wdt.bitwidth())})
+
+
+def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int) -> str:
+    """The tiles, one packed hex line each, in the layer's folder; its path as a parameter."""
+    layer_dir = root / "src" / "layers" / name
+    layer_dir.mkdir(parents=True, exist_ok=True)
+    (layer_dir / "weights.dat").write_text("\n".join(format(pack(t, bits), "x") for t in tiles) + "\n")
+    return f'"{rel(root, layer_dir / "weights.dat")}"'
+
+
 # FINN op type -> the fpgaflow block that takes it
-BLOCKS = {"Pool_hls": _pool, "ElementwiseAdd_hls": _elementwise_add, "GlobalAccPool_hls": _global_acc_pool,
+BLOCKS = {"Pool_hls": _pool, "MVAU_hls": _mvau, "VVAU_hls": _vvau, "ElementwiseAdd_hls": _elementwise_add, "GlobalAccPool_hls": _global_acc_pool,
           "DuplicateStreams_hls": _duplicate_streams, "StreamingConcat_hls": _concat}
