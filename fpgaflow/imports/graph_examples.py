@@ -49,7 +49,7 @@ def _quantizers(pow2: bool):
     return signed, W4, A4, signed
 
 
-def brevitas_graph(pow2: bool = True):
+def brevitas_graph(pow2: bool = True, seed: int = 0):
     """A Brevitas network on (1, 16, 16) with every block fpgaflow imports in a graph: conv ->
     BatchNorm -> QuantReLU, max pool, a residual block (the skip and the block's output through
     one shared quantizer, so the add sums integers on one grid), two 1x1 branches joined by
@@ -59,6 +59,7 @@ def brevitas_graph(pow2: bool = True):
     from brevitas import nn as qnn
 
     inq, W4, A4, shared = _quantizers(pow2)
+    torch.manual_seed(seed)        # the initial weights: the same network every run
 
     def conv(c_in, c_out, k):
         return qnn.QuantConv2d(c_in, c_out, k, padding=k // 2, bias=False, weight_quant=W4)
@@ -91,7 +92,7 @@ def brevitas_graph(pow2: bool = True):
     return Net()
 
 
-def brevitas_pools():
+def brevitas_pools(seed: int = 0):
     """Average pooling smaller than the map, both ways Brevitas writes it: AvgPool2d(2) (a float
     AveragePool, quantized after by a QuantReLU) and TruncAvgPool2d(2) (AveragePool + Trunc:
     the sum's low bits cut, ROUND), then the global mean; power-of-two quantizers."""
@@ -99,6 +100,7 @@ def brevitas_pools():
     from brevitas import nn as qnn
 
     inq, W4, A4, _ = _quantizers(True)
+    torch.manual_seed(seed)        # the initial weights: the same network every run
 
     class Net(torch.nn.Module):
         def __init__(self):

@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from .rows import Row, inexact, maps, unmapped
+from ..frontends.qonnx.model import is_pow2
+from .rows import Row, inexact, maps, scale_text, unmapped
 
 BACKENDS = ("hls4ml", "finn")
 GRID_OPS = ("MaxPool", "Reshape", "Flatten", "Identity", "Dropout")
@@ -70,14 +71,14 @@ def judge_join(model, node, a, state) -> Row:
     if any(g is None for g in grids):
         verdict = unmapped("an operand is not a per-tensor Quant's output (quantize both operands)")
     elif grids[0][0] != grids[1][0]:
-        verdict = unmapped(f"operands on two grids (scales {_scale(grids[0][0])} and {_scale(grids[1][0])}): "
+        verdict = unmapped(f"operands on two grids (scales {scale_text(grids[0][0])} and {scale_text(grids[1][0])}): "
                            f"quantize both with one shared quantizer")
-    elif kind == "add" and not _pow2(grids[0][0]):
-        what += f" on one grid ({_scale(grids[0][0])})"
-        verdict = inexact(f"scale {_scale(grids[0][0])} is not a power of two: the reference's float32 sum of two "
+    elif kind == "add" and not is_pow2(grids[0][0]):
+        what += f" on one grid ({scale_text(grids[0][0])})"
+        verdict = inexact(f"scale {scale_text(grids[0][0])} is not a power of two: the reference's float32 sum of two "
                           f"of its multiples is not always the multiple the integer sum gives")
     else:
-        what += f" on one grid ({_scale(grids[0][0])})"
+        what += f" on one grid ({scale_text(grids[0][0])})"
         verdict = maps()
     bits = max(g[1] + (0 if g[2] else 1) for g in grids) if all(grids) else 8
     state["add_layer"](node, {"type": kind, **({"activation": "none"} if kind == "add" else {}), "operand_bits": bits},
@@ -125,8 +126,8 @@ def judge_mean(model, node, a, state) -> Row:
     if problem is None:
         state["add_layer"](node, {"type": "global_avgpool"} if whole else {"type": "avgpool", "kernel": side},
                            [node.input[0]])
-    verdict = unmapped(problem) if problem else maps() if _pow2(grid[0]) else \
-        inexact(f"the mean of integers times {_scale(grid[0])} (not a power of two) in float32 is not exact")
+    verdict = unmapped(problem) if problem else maps() if is_pow2(grid[0]) else \
+        inexact(f"the mean of integers times {scale_text(grid[0])} (not a power of two) in float32 is not exact")
     return Row(node.name, node.op_type, what, _all(verdict))
 
 
@@ -139,8 +140,8 @@ def judge_trunc(model, node, a, state) -> Row:
                                                                     "five-input form: export with a current Brevitas")))
     scale, out_scale, bits = float(values[0]), float(values[3]), int(values[4])
     mode = next((x.s.decode() for x in node.attribute if x.name == "rounding_mode"), "FLOOR").upper()
-    what = f"truncation to {bits} bits at scale {_scale(out_scale)}, {mode}"
-    if not (_pow2(scale) and _pow2(out_scale)) or np.any(values[1]):
+    what = f"truncation to {bits} bits at scale {scale_text(out_scale)}, {mode}"
+    if not (is_pow2(scale) and is_pow2(out_scale)) or np.any(values[1]):
         return Row(node.name, node.op_type, what, _all(inexact("scales not powers of two or a zero-point: the cut "
                                                                "is not on a fixed-point grid")))
     if mode not in ("ROUND", "FLOOR"):
@@ -149,9 +150,3 @@ def judge_trunc(model, node, a, state) -> Row:
     return Row(node.name, node.op_type, what, _all(maps("a Quant at the output scale")))
 
 
-def _pow2(x: float) -> bool:
-    return x > 0 and math.log2(x) == int(math.log2(x))
-
-
-def _scale(x: float) -> str:
-    return f"2^{int(math.log2(x))}" if _pow2(x) else f"{x:.6g}"

@@ -20,9 +20,9 @@ import re
 import numpy as np
 
 from ..core.layers import INPUT
-from ..frontends.qonnx.model import int_range
+from ..frontends.qonnx.model import int_range, is_pow2
 from . import qonnx_blocks as blocks
-from .rows import Analysis, Row, inexact, maps, unmapped
+from .rows import Analysis, Row, inexact, maps, scale_text, unmapped
 
 BACKENDS = ("hls4ml", "finn")
 WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
@@ -44,11 +44,6 @@ def _init(model, name):
     return None if v is None else np.asarray(v, dtype=np.float64)
 
 
-def _pow2(values) -> bool:
-    v = np.abs(np.asarray(values, dtype=np.float64)).reshape(-1)
-    return bool(len(v)) and all(x > 0 and math.log2(x) == int(math.log2(x)) for x in v)
-
-
 def quant_params(model, node) -> dict:
     from qonnx.custom_op.registry import getCustomOp
 
@@ -58,14 +53,6 @@ def quant_params(model, node) -> dict:
             "narrow": bool(inst.get_nodeattr("narrow")), "rounding": inst.get_nodeattr("rounding_mode").upper()}
 
 
-def _scale_text(scale) -> str:
-    s = np.asarray(scale).reshape(-1)
-    if len(s) > 1:
-        return f"{len(s)} per-channel scales"
-    x = float(s[0])
-    return f"2^{int(math.log2(x))}" if _pow2(x) else (f"1/{1 / x:g}" if x < 1 and float(1 / x).is_integer() else f"{x:g}")
-
-
 def _quant_problems(p: dict) -> list[str]:
     """Why a Quant's values cannot be held exactly in fixed point (empty: they can)."""
     out = []
@@ -73,8 +60,8 @@ def _quant_problems(p: dict) -> list[str]:
         return ["its scale, zero-point or bit width is computed, not a constant"]
     if np.any(p["zero"] != 0):
         out.append("zero-point is not 0")
-    if not _pow2(p["scale"]):
-        out.append(f"scale {_scale_text(p['scale'])} is not a power of two (fixed point holds k x 2^n only)")
+    if not is_pow2(p["scale"]):
+        out.append(f"scale {scale_text(p['scale'])} is not a power of two (fixed point holds k x 2^n only)")
     if np.asarray(p["bits"]).size != 1 or float(p["bits"].reshape(-1)[0]) != int(p["bits"].reshape(-1)[0]):
         out.append("bit width is not one integer")
     return out
@@ -96,7 +83,7 @@ def _judge_quant(model, node, a: Analysis, state: dict) -> Row:
         role = "bias" if is_bias else "weights"
         if not is_bias and consumer is not None:
             state.setdefault("weight_bits", {})[consumer.name] = bits
-        what = f"{role} of {consumer.name if consumer is not None else '?'}: {bits}-bit {sign}, scale {_scale_text(p['scale'])}"
+        what = f"{role} of {consumer.name if consumer is not None else '?'}: {bits}-bit {sign}, scale {scale_text(p['scale'])}"
         if not 2 <= bits <= (32 if role == "bias" else 16):
             v = unmapped(f"{bits}-bit {role}: fpgaflow takes 2..16-bit weights")
             return Row(node.name, node.op_type, what, {b: v for b in BACKENDS})
@@ -106,7 +93,7 @@ def _judge_quant(model, node, a: Analysis, state: dict) -> Row:
         return Row(node.name, node.op_type, what, {"hls4ml": hls, "finn": finn})
     is_input = node.input[0] == model.graph.input[0].name
     what = (f"{'input' if is_input else 'activation'} quantizer: {bits}-bit {sign}, "
-            f"scale {_scale_text(p['scale'])}, {p['rounding']}")
+            f"scale {scale_text(p['scale'])}, {p['rounding']}")
     state["in_bits"] = bits + (0 if p["signed"] else 1)   # what the next weighted layer reads, sign included
     if is_input:
         scale = np.asarray(p["scale"]).reshape(-1) if p["scale"] is not None else None
@@ -203,8 +190,8 @@ def _judge_affine(model, node, a: Analysis, state: dict) -> Row:
     if const is None:
         v = unmapped(f"{node.op_type} of two activations: fpgaflow joins two activations by Add or Concat only")
         return Row(node.name, node.op_type, "elementwise on two activations", {b: v for b in BACKENDS})
-    what = f"float {node.op_type} by a constant" + (f" ({_scale_text(const)})" if const.size == 1 else "")
-    if node.op_type == "Mul" and const.size == 1 and _pow2(const):
+    what = f"float {node.op_type} by a constant" + (f" ({scale_text(const)})" if const.size == 1 else "")
+    if node.op_type == "Mul" and const.size == 1 and is_pow2(const):
         return Row(node.name, node.op_type, what, {b: maps("power-of-two scale") for b in BACKENDS})
     return Row(node.name, node.op_type, what, {
         "hls4ml": inexact("float arithmetic (hls4ml computes it in fixed point)"),

@@ -7,9 +7,22 @@ every row can.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..core.errors import FpgaflowError
+from ..frontends.qonnx.model import is_pow2
+
+
+def scale_text(scale) -> str:
+    """A quantizer's scale as a check row names it: 2^n, 1/n, a number, or how many per channel."""
+    s = np.asarray(scale).reshape(-1)
+    if len(s) > 1:
+        return f"{len(s)} per-channel scales"
+    x = float(s[0])
+    return f"2^{int(math.log2(x))}" if is_pow2(x) else (f"1/{1 / x:g}" if x < 1 and float(1 / x).is_integer() else f"{x:g}")
 
 
 @dataclass

@@ -57,8 +57,8 @@ def finn_onnx_passes() -> list:
 
     # a float BatchNorm becomes thresholds where the reference's own output steps
     return [MeanAsAveragePool(), TruncAsQuant(), BatchNormToThresholds(), ff.FoldBiasQuant(), ff.IntegerInput(),
-            AveragePoolAsSum(), ff.QuantActToMultiThreshold(), ff.RejectOtherQuantActs(), ff.GlobalAveragePool(), ConvertQONNXtoFINN(),
-            *_tidy()]
+            AveragePoolAsSum(), ff.QuantActToMultiThreshold(), ff.RejectOtherQuantActs(), ff.GlobalAveragePool(),
+            ConvertQONNXtoFINN(), *_tidy()]
 
 
 def branches(model) -> bool:
@@ -78,8 +78,9 @@ def _graph_passes() -> tuple[list, list]:
     from . import transforms as ff
     from .avgpool import QuantAvgPoolNHWC
 
-    layout = [ff.MergeForkedTransposes(), MakeMaxPoolNHWC(), QuantAvgPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(),
-              MakeMaxPoolNHWC(), QuantAvgPoolNHWC(), absorb.AbsorbConsecutiveTransposes()]
+    layout = [ff.MergeForkedTransposes(), MakeMaxPoolNHWC(), QuantAvgPoolNHWC(),
+              absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(), QuantAvgPoolNHWC(),
+              absorb.AbsorbConsecutiveTransposes()]
     moves = [reorder.MoveLinearPastFork(), reorder.MoveLinearPastEltwiseAdd(), reorder.MoveTransposePastFork(),
              absorb.AbsorbConsecutiveTransposes(), absorb.AbsorbTransposeIntoMultiThreshold(),
              reorder.MoveTransposePastJoinAdd(), reorder.MoveMulPastJoinConcat(), reorder.MoveTransposePastJoinConcat(),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from qonnx.transformation.base import Transformation
 
-from .model import int_range
+from .model import int_range, is_pow2
 
 MAX_VALUES = 1 << 22        # accumulator values evaluated per channel at most
 MAX_FRACTION_BITS = 24      # A and B stay exact in float32 initializers
@@ -69,10 +69,10 @@ def _init(model, name):
 
 
 def _pow2_scalar(v) -> float | None:
-    if v is None or v.size != 1:
+    """The one value of `v` where it is a positive power of two, else None."""
+    if v is None or v.size != 1 or not is_pow2(v) or float(v.reshape(())) < 0:
         return None
-    x = float(v.reshape(()))
-    return x if x > 0 and math.log2(x) == int(math.log2(x)) else None
+    return float(v.reshape(()))
 
 
 def source_quant(model, tensor: str):

@@ -6,7 +6,10 @@ its own folder, and the graph must hold Quant nodes before anything else looks a
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import numpy as np
 
 from ...core.errors import FpgaflowError
 
@@ -20,6 +23,12 @@ def int_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
     if signed:
         return -(2 ** (bits - 1)) + int(narrow), 2 ** (bits - 1) - 1
     return 0, 2 ** bits - 1 - int(narrow)
+
+
+def is_pow2(values) -> bool:
+    """Every value (at least one) is plus or minus a power of two: a scale fixed point holds."""
+    v = np.abs(np.asarray(values, dtype=np.float64)).reshape(-1)
+    return bool(len(v)) and all(x > 0 and math.log2(x) == int(math.log2(x)) for x in v)
 
 
 def read_onnx(path: Path):

@@ -13,6 +13,8 @@ import numpy as np
 from onnx import helper
 from qonnx.transformation.base import Transformation
 
+from .model import is_pow2
+
 
 def _reduces_map(model, node) -> bool:
     shape = model.get_tensor_shape(node.input[0])
@@ -57,7 +59,7 @@ class TruncAsQuant(Transformation):
                 continue
             scale, zero, _, out_scale, out_bits = (model.get_initializer(i) for i in node.input[1:])
             if any(v is None or np.asarray(v).size != 1 for v in (scale, zero, out_scale, out_bits)) or \
-                    not (_pow2(scale) and _pow2(out_scale)):
+                    not (is_pow2(scale) and is_pow2(out_scale)):
                 continue
             zero_name = node.input[2]
             if np.any(zero):
@@ -72,8 +74,3 @@ class TruncAsQuant(Transformation):
             model.graph.node.remove(node)
             return model, True
         return model, False
-
-
-def _pow2(v) -> bool:
-    x = float(np.asarray(v).reshape(()))
-    return x > 0 and float(np.log2(x)).is_integer()

@@ -117,10 +117,7 @@ def _mvau(inst, node, root: Path, model) -> Layer:
         raise FpgaflowError(f"RTL stitching: {node.name} has its thresholds (or XNOR mode) inside; fpgaflow's MVAU "
                             f"block multiplies only (FINN's flow here keeps thresholds in a layer of their own)")
     mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
-    idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
-    if not (idt.is_integer() and wdt.is_integer()) or "BIPOLAR" in (idt.name, wdt.name):
-        raise FpgaflowError(f"RTL stitching: {node.name} multiplies {idt.name} by {wdt.name}; fpgaflow's MVAU block "
-                            f"takes integer operands")
+    idt, wdt = _integer_operands(inst, node)
     w = np.asarray(model.get_initializer(node.input[1])).astype(np.int64)            # (MW, MH)
     # lane p*SIMD + s of tile (nf, sf) is W[sf*SIMD + s][nf*PE + p]
     tiles = w.reshape(mw // simd, simd, mh // pe, pe).transpose(2, 0, 3, 1).reshape(-1, pe * simd)
@@ -138,10 +135,7 @@ def _vvau(inst, node, root: Path, model) -> Layer:
         raise FpgaflowError(f"RTL stitching: {node.name} has thresholds inside or SIMD {inst.get_nodeattr('SIMD')}; "
                             f"fpgaflow's VVAU block multiplies only, one kernel position per cycle (SIMD 1)")
     pe, channels, kernel = inst.get_nodeattr("PE"), inst.get_nodeattr("Channels"), inst.get_nodeattr("Kernel")
-    idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
-    if not (idt.is_integer() and wdt.is_integer()) or "BIPOLAR" in (idt.name, wdt.name):
-        raise FpgaflowError(f"RTL stitching: {node.name} multiplies {idt.name} by {wdt.name}; fpgaflow's VVAU block "
-                            f"takes integer operands")
+    idt, wdt = _integer_operands(inst, node)
     k2 = kernel[0] * kernel[1]
     w = np.asarray(model.get_initializer(node.input[1])).astype(np.int64).reshape(channels, k2)
     # lane p of tile (fold, k) is W[fold*PE + p][k]
@@ -153,6 +147,15 @@ def _vvau(inst, node, root: Path, model) -> Layer:
                    "WEIGHT_FILE": _weight_file(root, node.name, tiles, wdt.bitwidth())})
 
 
+def _integer_operands(inst, node):
+    """The input and weight datatypes of an MVAU or VVAU, where both are integers (not bipolar)."""
+    idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    if not (idt.is_integer() and wdt.is_integer()) or "BIPOLAR" in (idt.name, wdt.name):
+        raise FpgaflowError(f"RTL stitching: {node.name} multiplies {idt.name} by {wdt.name}; fpgaflow's multiplying "
+                            f"blocks take integer operands")
+    return idt, wdt
+
+
 def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int) -> str:
     """The tiles, one packed hex line each, in the layer's folder; its path as a parameter."""
     layer_dir = root / "src" / "layers" / name
@@ -162,5 +165,6 @@ def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int) -> str:
 
 
 # FINN op type -> the fpgaflow block that takes it
-BLOCKS = {"Pool_hls": _pool, "MVAU_hls": _mvau, "VVAU_hls": _vvau, "ElementwiseAdd_hls": _elementwise_add, "GlobalAccPool_hls": _global_acc_pool,
-          "DuplicateStreams_hls": _duplicate_streams, "StreamingConcat_hls": _concat}
+BLOCKS = {"Pool_hls": _pool, "MVAU_hls": _mvau, "VVAU_hls": _vvau, "ElementwiseAdd_hls": _elementwise_add,
+          "GlobalAccPool_hls": _global_acc_pool, "DuplicateStreams_hls": _duplicate_streams,
+          "StreamingConcat_hls": _concat}
