@@ -114,6 +114,14 @@ def cmd_synth_oss(args) -> int:
     return oss.run(design, args.build_dir, layer=args.layer)
 
 
+def cmd_pnr(args) -> int:
+    from .backends import get_backend
+    from .core.spec import load_design
+
+    return get_backend(args.backend).pnr(load_design(args.design), Path(args.build_dir), args.part,
+                                         progress=not args.no_progress)
+
+
 def cmd_import(args) -> int:
     from .imports.command import import_model
 
@@ -163,6 +171,9 @@ def add_backend(s) -> None:
 def add_rtl_flags(s) -> None:
     s.add_argument("--rtl", action="store_true",
                    help="FINN: also simulate the stitched RTL accelerator in Verilator, cycle by cycle (stage rtl)")
+    s.add_argument("--netlist", action="store_true",
+                   help="FINN: also simulate the ECP5 netlist `fpgaflow pnr` synthesized (stage netlist): Yosys kept "
+                        "the function")
     s.add_argument("--layer-cycles", nargs="?", const="all", metavar="LAYER,...",
                    help="with --rtl: also simulate each RTL layer alone (one Verilator build each) for its own "
                         "cycles per frame next to FINN's estimate (default: every compute layer)")
@@ -255,6 +266,15 @@ def add_synth_commands(sub) -> None:
                                    "comma-separated (default: all)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth_oss)
+
+    s = sub.add_parser("pnr", help="the FINN accelerator on a Lattice ECP5: Yosys synth_ecp5, nextpnr-ecp5 place and "
+                                   "route at the design's clock, timing, ecppack bitstream (open tools, from the venv)",
+                       description="fpgaflow pnr lenet --backend finn --part LFE5U-85F-6BG381C")
+    s.add_argument("design")
+    add_backend(s)
+    s.add_argument("--part", help="a Lattice ECP5 part of fpgaflow/core/parts.yaml (default: the design's target.part)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_pnr, backend="finn")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -55,15 +55,18 @@ def test_sum_pool_block_equals_numpy(tmp_path, signed, shift):
     assert r["beats"] == [x.size // pe, x.size // pe // k2]
 
 
-@pytest.mark.parametrize("in_signed, in_bits, w_bits", [(False, 2, 2), (True, 3, 4)])
-def test_mvau_block_equals_numpy(tmp_path, in_signed, in_bits, w_bits):
+# the products: shifted sums over the weight's bits (2, 4), over the input's (2 x 6), a `*` (6 x 5);
+# the adder tree: no stage (SIMD 1), one (4), two (6: 6 -> 2 -> 1, 12: 12 -> 3 -> 1)
+@pytest.mark.parametrize("in_signed, in_bits, w_bits, simd", [(False, 2, 2, 4), (True, 3, 4, 12), (False, 2, 6, 6),
+                                                              (True, 6, 5, 1)])
+def test_mvau_block_equals_numpy(tmp_path, in_signed, in_bits, w_bits, simd):
     """x W over folded vectors (3 output folds, so the kept vector is replayed), the extremes
     included, with gaps in the input and back-pressure on the output."""
     from types import SimpleNamespace
 
     from qonnx.core.datatype import DataType
 
-    mw, mh, simd, pe, n = 12, 6, 4, 2, 9
+    mw, mh, pe, n = 12, 6, 2, 9
     rng = np.random.default_rng(4)
     low, high = (-(2 ** (in_bits - 1)), 2 ** (in_bits - 1)) if in_signed else (0, 2 ** in_bits)
     w = rng.integers(-(2 ** (w_bits - 1)), 2 ** (w_bits - 1), size=(mw, mh))

@@ -97,6 +97,11 @@ class Backend:
     def synth(self, design, build_dir) -> int:
         raise NotImplementedError
 
+    def pnr(self, design, build_dir, part: str | None = None, progress: bool = True) -> int:
+        """Open synthesis, place and route of the built project on an FPGA part; print, return the exit code."""
+        raise FpgaflowError(f"pnr: the {self.title} backend has no open place-and-route flow (FINN's stitched RTL "
+                            f"has: --backend finn)")
+
     def sweep(self, design, build_dir, targets: list[int]) -> list[dict]:
         """The built project folded (estimated, nothing written) for each target frames/s:
         backends.target.sweep_point per target."""

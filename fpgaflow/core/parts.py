@@ -20,3 +20,17 @@ def part_capacity(part: str) -> dict:
         raise FpgaflowError(f"target.part: unknown part '{part}' (known: {', '.join(table)}; "
                             f"add its capacity to fpgaflow/core/parts.yaml)")
     return table[part]
+
+
+def is_lattice(part: str) -> bool:
+    return _table().get(part, {}).get("vendor") == "lattice"
+
+
+def lattice_parts() -> list[str]:
+    return [p for p in _table() if is_lattice(p)]
+
+
+def finn_part(part: str) -> str:
+    """The part FINN's code generation and estimates run for: the part itself, or for a part FINN
+    does not know (Lattice) the Xilinx stand-in parts.yaml names."""
+    return part_capacity(part).get("finn_part", part)

@@ -140,6 +140,9 @@ SCHEMA = {
         # rtl: every layer finn-plus has as RTL is built as RTL (standalone thresholds, RTL MVAUs), the
         # chain stitched for Verilator and Yosys; hls: MVAUs with fused thresholds, for Vitis HLS only
         "layers": leaf(str, "rtl", choices=["rtl", "hls"]),
+        # the RTL build's MVAU: finn-rtllib (finn-plus' RTL MVU: 4-8-bit operands, Xilinx DSPs), fpgaflow
+        # (portable, LUT products; 2-bit layers get it anyway), auto: fpgaflow on Lattice parts
+        "mvau": leaf(str, "auto", choices=["auto", "finn-rtllib", "fpgaflow"]),
     },
     "budget": leaf(dict, {}),
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..core.errors import FpgaflowError
 from .estimate import estimate
 from .finn import parse_finn_estimates
-from .schema import read_report
+from .schema import KINDS, read_report
 from .hls import parse_cosim_rpt, parse_csynth_rpt, parse_csynth_xml
 from .vivado import parse_utilization
 from .yosys import parse_yosys_stat
@@ -102,11 +102,12 @@ def _merge(primary: dict, others: list[dict]) -> dict:
 
 
 def summary(reports: list[dict]) -> dict:
-    """The reports a reviewer looks at: {'estimate', 'hls', 'cosim', 'implementation'} (None where absent).
+    """The reports a reviewer looks at: {'estimate', 'hls', 'cosim', 'implementation', 'place-and-route'}
+    (None where absent).
 
     'hls' is the top of the design: the C-synthesis report whose top is no other report's
     layer module, with the most layer rows; per-module reports only feed its layers."""
-    by_kind = {k: [r for r in reports if r["kind"] == k] for k in ("estimate", "hls", "cosim", "implementation")}
+    by_kind = {k: [r for r in reports if r["kind"] == k] for k in KINDS}
     hls = by_kind["hls"]
     modules = {l.get("module") for r in hls for l in r["layers"]}
     tops = [r for r in hls if r["top"] not in modules] or hls
@@ -114,4 +115,4 @@ def summary(reports: list[dict]) -> dict:
     if primary is not None:
         primary = _merge(primary, [r for r in hls if r is not primary and r["top"] == primary["top"]])
     return {"estimate": (by_kind["estimate"] or [None])[0], "hls": primary,
-            "cosim": (by_kind["cosim"] or [None])[0], "implementation": (by_kind["implementation"] or [None])[0]}
+            **{k: (by_kind[k] or [None])[0] for k in ("cosim", "implementation", "place-and-route")}}

@@ -33,7 +33,9 @@ def summary_table(name: str, s: dict) -> Table:
     avail = next((s[k]["available"] for k in ("implementation", "hls", "estimate") if s.get(k)), {})
     t.add_column("available", justify="right")
     for res in RESOURCES:
-        t.add_row(res, *[fmt(s[k]["resources"][res], avail.get(res)) for k in present], fmt(avail.get(res)))
+        # each report's share of its own part (place and route may target another part than the build)
+        t.add_row(res, *[fmt(s[k]["resources"][res], s[k]["available"].get(res) or avail.get(res)) for k in present],
+                  fmt(avail.get(res)))
     for key, label in (("latency_cycles", "latency (cycles)"), ("interval_cycles", "interval (cycles)")):
         lo, hi = ("best", "worst") if key == "latency_cycles" else ("min", "max")
         cells = []
@@ -47,7 +49,7 @@ def summary_table(name: str, s: dict) -> Table:
     lat = timing["latency_cycles"]
     if lat["us"] is not None:
         t.caption = (f"latency {'>= ' if lat['lower_bound'] else ''}{lat['us']:.3g} us at {timing['clock_ns']} ns "
-                     f"(from {TITLES[lat['source']]})")
+                     f"(cycles from {TITLES[lat['source']]}; clock: {timing['clock_source']})")
     return t
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from .schema import RESOURCES, is_bound
 
-SOURCES = ("estimate", "hls", "implementation", "cosim")
-TITLES = {"estimate": "estimate", "hls": "HLS synthesis", "implementation": "logic synthesis", "cosim": "co-simulation"}
+SOURCES = ("estimate", "hls", "implementation", "place-and-route", "cosim")
+TITLES = {"estimate": "estimate", "hls": "HLS synthesis", "implementation": "logic synthesis",
+          "place-and-route": "place and route", "cosim": "co-simulation"}
 BUDGET_KEYS = (*RESOURCES, "latency_us", "interval_us")
 
 
 def best_resources(s: dict) -> tuple[dict | None, str | None]:
     """The most real report that has totals (Yosys per layer has none while a layer is missing)."""
-    for kind in ("implementation", "hls", "estimate"):
+    for kind in ("place-and-route", "implementation", "hls", "estimate"):
         if s.get(kind) is not None and any(v is not None for v in s[kind]["resources"].values()):
             return s[kind], kind
     return None, None
@@ -28,7 +29,13 @@ def _cycles(r, key, which):
 def best_timing(s: dict) -> dict:
     """latency and interval in cycles and microseconds, with the source each came from."""
     clock = next((s[k]["clock_ns"]["target"] for k in ("hls", "estimate") if s.get(k) and s[k]["clock_ns"]["target"]), None)
-    out = {"clock_ns": clock}
+    out = {"clock_ns": clock, "clock_source": "the design's clock (an assumption: no placed design met it)"}
+    pnr = s.get("place-and-route")
+    if pnr is not None:   # the routed design's clock: the asked one where timing was met, else the one reached
+        met = pnr.get("timing_met")
+        clock = pnr["clock_ns"]["target"] if met else pnr["clock_ns"].get("achieved")
+        out = {"clock_ns": clock, "clock_source": f"place and route ({pnr['part']}): timing "
+                                                  f"{'met' if met else 'not met, the clock reached'}"}
     for key, worst in (("latency_cycles", "worst"), ("interval_cycles", "max")):
         for kind in ("cosim", "hls", "estimate"):
             r = s.get(kind)

@@ -38,8 +38,14 @@ EMPTY = {
 }
 
 
+# 'hls' (C synthesis), 'cosim' (co-simulation, RTL simulation), 'implementation' (logic synthesis:
+# Vivado, Yosys), 'place-and-route' (nextpnr: placed resources and the routed design's Fmax),
+# 'estimate' (no tool ran)
+KINDS = ("estimate", "hls", "cosim", "implementation", "place-and-route")
+
+
 def empty(source: str, kind: str, tool: str) -> dict:
-    """kind: 'hls' (C synthesis), 'cosim', 'implementation' (Vivado), 'estimate' (no tool ran)."""
+    """A report of `kind` (KINDS) with every figure null."""
     r = copy.deepcopy(EMPTY)
     r.update(source=str(source), kind=kind, tool=tool)
     return r
@@ -99,7 +105,7 @@ def read_report(path: Path) -> dict:
     missing = [k for k in EMPTY if not isinstance(data, dict) or k not in data]
     if missing:
         raise FpgaflowError(f"{path}: not an fpgaflow report (missing {', '.join(missing)})")
-    if data["kind"] not in ("estimate", "hls", "cosim", "implementation"):
+    if data["kind"] not in KINDS:
         raise FpgaflowError(f"{path}: unknown report kind {data['kind']!r}")
     data["source"] = str(path)
     return data

@@ -65,7 +65,8 @@ class FinnBackend(Backend):
         alone = None if not args.layer_cycles else ([] if args.layer_cycles == "all" else
                                                     [x.strip() for x in args.layer_cycles.split(",") if x.strip()])
         r = verify_finn(design, build_dir, n=args.n or VERIFY_IMAGES, workers=args.workers,
-                        progress=not args.no_progress, rtl=args.rtl, alone=alone)
+                        progress=not args.no_progress, rtl=args.rtl, alone=alone,
+                        netlist=getattr(args, "netlist", False))
         print(f"{design.name} (FINN, stage {r['stage']}, {r['sim']} execution): n = {r['n']}, exact = {r['exact']}, "
               f"mismatches = {r['mismatches']}, max_abs_diff = {r['max_abs_diff']:g}, "
               f"argmax_agreement = {r['argmax_agreement']:.4f}, accuracy = {r['accuracy']:.4f}")
@@ -73,8 +74,9 @@ class FinnBackend(Backend):
             d = r["first_divergence"]
             print(f"first divergence: stage '{d['stage']}' ({d['what']}), image {d['image']}:\n"
                   f"  finn      {d['finn']}\n  {r['reference']:9s} {d['reference']}")
-        if args.rtl:
-            _print_rtl(r["stages"][-1])
+        for s in r["stages"]:
+            if s["stage"] in ("rtl", "netlist"):
+                _print_rtl(s)
         print(f"compared in {r['compared_in']}; not simulated here: " + "; ".join(
             f"{k} ({v})" for k, v in r["not_simulated"].items()))
         print(f"{r['seconds']} s; wrote {self.project(design, build_dir) / 'verify.json'}")
@@ -96,6 +98,11 @@ class FinnBackend(Backend):
 
         return synth(design, build_dir)
 
+    def pnr(self, design, build_dir, part: str | None = None, progress: bool = True) -> int:
+        from .rtl.command import pnr
+
+        return pnr(design, build_dir, part, progress)
+
     def _dataflow(self, design, build_dir, use):
         """use(the specialized accelerator of the built project): FINN's folding works on it."""
         import tempfile
@@ -104,12 +111,13 @@ class FinnBackend(Backend):
 
         from .build import read_manifest
         from .folding import specialized
+        from .part import fpgapart, mvau
 
         folder = self.project(design, build_dir)
         read_manifest(folder)
         with tempfile.TemporaryDirectory() as tmp:
-            _, _, dataflow = specialized(ModelWrapper(str(folder / "models" / "hw.onnx")), Path(tmp),
-                                         design.spec["target"]["part"])
+            _, _, dataflow = specialized(ModelWrapper(str(folder / "models" / "hw.onnx")), Path(tmp), fpgapart(design),
+                                         mvau=mvau(design))
             return use(dataflow)
 
     def sweep(self, design, build_dir, targets: list[int]) -> list[dict]:
@@ -132,7 +140,8 @@ def _print_rtl(stage: dict) -> None:
     """The measured cycles of the RTL stage, each next to FINN's estimate."""
     est = stage["estimate"]
     per_frame = stage["cycles_per_frame"]
-    print(f"RTL ({stage['sim']}, {stage['back_pressure']}): {per_frame if per_frame is not None else '-'} cycles/frame "
+    what = "RTL" if stage["stage"] == "rtl" else "ECP5 netlist"
+    print(f"{what} ({stage['sim']}, {stage['back_pressure']}): {per_frame if per_frame is not None else '-'} cycles/frame "
           f"measured (FINN estimate {est['cycles_per_frame']}, bottleneck {est['bottleneck']}); latency "
           f"{stage['latency_cycles']} cycles first input to first output, {stage['frame_latency_cycles']} to the "
           f"first frame's last output (FINN's sum of layer cycles: {est['latency_cycles']})")

@@ -20,6 +20,7 @@ import logging
 import math
 
 from ..target import Fit, budget_of, cycles_per_frame, fastest_of, refuse_unless_fits
+from .part import fpgapart
 
 ESTIMATED = ("LUT", "BRAM_18K", "URAM", "DSP")   # what FINN's res_estimation gives
 LATENCY_RULE = "FINN's sum of the layers' cycles; streaming layers overlap: an upper bound"
@@ -76,7 +77,7 @@ def estimate(model, design, target_fps: int, cycles: int) -> Fit:
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
     from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
 
-    layers = model.analysis(lambda m: res_estimation(m, fpgapart=design.spec["target"]["part"]))
+    layers = model.analysis(lambda m: res_estimation(m, fpgapart=fpgapart(design)))
     totals = {r: round(sum(l.get(r, 0) for l in layers.values())) for r in ESTIMATED}
     perf = model.transform(AnnotateCycles()).analysis(dataflow_performance)
     budget, available = budget_of(design, ESTIMATED)
@@ -87,7 +88,7 @@ def estimate(model, design, target_fps: int, cycles: int) -> Fit:
 
 def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
     """Move MVAU products from LUTs to DSPs while LUTs are over budget and DSPs are not."""
-    part = design.spec["target"]["part"]
+    part = fpgapart(design)
     while "LUT" in fit.over():
         best = None
         for node, inst in _mvaus(model):
@@ -146,7 +147,7 @@ def _for_latency(model, design, fit: Fit, cycles: int):
     that saves the most cycles per share of the budget it adds, as long as everything fits."""
     from qonnx.custom_op.registry import getCustomOp
 
-    part = design.spec["target"]["part"]
+    part = fpgapart(design)
     while fit.latency_cycles > cycles:
         best = None
         for node in model.graph.node:

@@ -13,6 +13,7 @@ from ...core.atomic import atomic_write_text
 from ...core.errors import FpgaflowError
 from ...core.spec import Design
 from .balance import cycles_per_frame, fit_to_target
+from .part import fpgapart, mvau, prefer_impl_style
 from .passes import apply, minimize_bit_width
 
 FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
@@ -23,8 +24,9 @@ def target_cycles(design: Design) -> int:
     return cycles_per_frame(design.spec["target"]["clock_ns"], design.target_fps())
 
 
-def specialized(parent_model, models: Path, part: str, stage: str = "folded"):
-    """(host graph, its partition node, the accelerator with HLS/RTL variants chosen)."""
+def specialized(parent_model, models: Path, part: str, stage: str = "folded", mvau: str = "finn-rtllib"):
+    """(host graph, its partition node, the accelerator with HLS/RTL variants chosen; `mvau`
+    'fpgaflow': every MVAU as FINN's HLS variant, which fpgaflow's portable MVAU takes in RTL)."""
     from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
@@ -38,8 +40,9 @@ def specialized(parent_model, models: Path, part: str, stage: str = "folded"):
     if len(partitions) != 1:
         raise FpgaflowError(f"FINN backend: expected one dataflow partition, got {len(partitions)}")
     sdp = getCustomOp(partitions[0])
+    prefer = [prefer_impl_style("MVAU", "hls")] if mvau == "fpgaflow" else []
     dataflow = apply(ModelWrapper(sdp.get_nodeattr("model")), [
-        SpecializeLayers(part), GiveUniqueNodeNamesRecursive(), InferShapes(), InferDataTypes()], stage)
+        *prefer, SpecializeLayers(part), GiveUniqueNodeNamesRecursive(), InferShapes(), InferDataTypes()], stage)
     return parent, sdp, dataflow
 
 
@@ -48,7 +51,7 @@ def fold(model, design: Design, models: Path, stage: str = "folded"):
     within the budget (balance.py); returns (host graph, accelerator, Fit)."""
     from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
 
-    parent, sdp, dataflow = specialized(model, models, design.spec["target"]["part"], stage)
+    parent, sdp, dataflow = specialized(model, models, fpgapart(design), stage, mvau(design))
     dataflow, fit = fit_to_target(dataflow, design)
     dataflow = apply(dataflow, [GiveUniqueNodeNamesRecursive(), *minimize_bit_width()], stage)
     dataflow.save(str(models / "dataflow.onnx"))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .folding import fold, write_estimates
+from .part import fpgapart
 from .passes import apply, branches, finn_onnx_passes, hw_passes, streamline_passes, stream_passes
 
 
@@ -73,15 +74,15 @@ def _folded(state: BuildState, step: Step) -> None:
 
     from .transforms import generic_flat_model
 
-    target = state.design.spec["target"]
+    target, part = state.design.spec["target"], fpgapart(state.design)
     state.parent, state.dataflow, state.fit = fold(state.model, state.design, state.models)
     if state.rtl:
-        state.dataflow = apply(state.dataflow, stream_passes(target["part"]), "stitch")
-    state.dataflow = apply(state.dataflow, [PrepareIP(target["part"], target["clock_ns"])], "codegen")
+        state.dataflow = apply(state.dataflow, stream_passes(part), "stitch")
+    state.dataflow = apply(state.dataflow, [PrepareIP(part, target["clock_ns"])], "codegen")
     if state.rtl:
         _stitch(state)
     # estimated after stitching: sizing sets the FIFOs' depths, which FINN's estimates count
-    state.performance = write_estimates(state.dataflow, target["part"], target["clock_ns"], state.root / "estimates")
+    state.performance = write_estimates(state.dataflow, part, target["clock_ns"], state.root / "estimates")
     state.dataflow.save(str(state.models / "dataflow.onnx"))
     generic_flat_model(state.parent, state.dataflow).save(str(state.root / step.model_file))
 
@@ -96,7 +97,7 @@ def _stitch(state: BuildState) -> None:
 
     target, root = state.design.spec["target"], state.root / "rtl"
     try:
-        state.fifo_depths = fifo_sizing.size(state.dataflow, root, target["part"], target["clock_ns"])
+        state.fifo_depths = fifo_sizing.size(state.dataflow, root, fpgapart(state.design), target["clock_ns"])
     except FpgaflowError as e:
         shutil.rmtree(root, ignore_errors=True)
         state.no_rtl = str(e)

@@ -72,7 +72,8 @@ def execute(folder: Path, stage: str, x: np.ndarray, workers: int, progress: boo
 
 
 def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers: int | None = None,
-                progress: bool = True, log=print, rtl: bool = False, alone: list[str] | None = None) -> dict:
+                progress: bool = True, log=print, rtl: bool = False, alone: list[str] | None = None,
+                netlist: bool = False) -> dict:
     from . import FinnBackend
 
     FinnBackend().check(design)
@@ -82,10 +83,13 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
     if built and design.weights.exists() and sha256(design.weights) != built:
         raise FpgaflowError(f"{design.weights} changed since {folder} was built: run "
                             f"`fpgaflow hls {design.name} --backend finn` again")
-    if rtl:
+    if rtl or netlist:
         from .rtl.stitch import require
 
-        require(manifest, folder, "--rtl")
+        require(manifest, folder, "--netlist" if netlist else "--rtl")
+    if netlist and not (folder / "rtl" / "pnr" / "netlist.v").is_file():
+        raise FpgaflowError(f"--netlist: {folder} has no synthesized netlist: run `fpgaflow pnr {design.name} "
+                            f"--backend finn` first")
     x, labels = design_images(design, "test", n)
     t0 = time.time()
     ref = cpu_reference(design)(x)
@@ -110,19 +114,21 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
             i = int(bad[0])
             first = {"stage": s["stage"], "what": s["what"], "image": i, "finn": out[i].tolist(),
                      "reference": ref[i].tolist(), "mismatches": c["mismatches"]}
-    if rtl:
+    simulated = [("rtl", "the stitched RTL accelerator in Verilator")] if rtl else []
+    if netlist:
+        simulated.append(("netlist", "the ECP5 netlist Yosys synthesized from the RTL, in Verilator"))
+    for stage, what in simulated:
         from .rtl.verify import verify_rtl
 
-        entry, out = verify_rtl(folder, manifest, integer_input, ref, labels, log=log, alone=alone,
-                                progress=progress)
+        entry, out = verify_rtl(folder, manifest, integer_input, ref, labels, log=log,
+                                alone=alone if stage == "rtl" else None, progress=progress, netlist=stage == "netlist")
         stages.append(entry)
-        log(f"  {'rtl':12s} exact {entry['exact']}/{entry['n']}  max_abs_diff {entry['max_abs_diff']:g}  "
+        log(f"  {stage:12s} exact {entry['exact']}/{entry['n']}  max_abs_diff {entry['max_abs_diff']:g}  "
             f"({entry['images_per_s']} images/s, {entry['cycles']} cycles)")
         if entry["mismatches"] and first is None:
             i = entry["first_bad_image"]
-            first = {"stage": "rtl", "what": "the stitched RTL accelerator in Verilator", "image": i,
-                     "finn": out[i].tolist(), "reference": ref[i].tolist(), "mismatches": entry["mismatches"],
-                     "layer": entry["first_bad_layer"]}
+            first = {"stage": stage, "what": what, "image": i, "finn": out[i].tolist(), "reference": ref[i].tolist(),
+                     "mismatches": entry["mismatches"], "layer": entry["first_bad_layer"]}
     lowest = stages[-1]
     result = {
         "design": design.name, "backend": "finn", "stage": lowest["stage"], "sim": lowest["sim"],

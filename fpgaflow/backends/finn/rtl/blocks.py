@@ -21,8 +21,10 @@ def copy_own(name: str, root: Path) -> str:
     return rel(root, dst)
 
 
-def _block(node, module: str, root: Path, params: dict, holds_ready: bool = False) -> Layer:
-    return Layer(node.name, node.op_type, module, [copy_own(f"{module}.sv", root)], params,
+def _block(node, module: str, root: Path, params: dict, holds_ready: bool = False, uses: tuple = ()) -> Layer:
+    """`uses`: the modules of hw/ that `module` instantiates."""
+    sources = [copy_own(f"{m}.sv", root) for m in (*uses, module)]
+    return Layer(node.name, node.op_type, module, sources, params,
                  implementation=f"fpgaflow hw/{module}.sv", holds_ready=holds_ready)
 
 
@@ -121,7 +123,7 @@ def _mvau(inst, node, root: Path, model) -> Layer:
     w = np.asarray(model.get_initializer(node.input[1])).astype(np.int64)            # (MW, MH)
     # lane p*SIMD + s of tile (nf, sf) is W[sf*SIMD + s][nf*PE + p]
     tiles = w.reshape(mw // simd, simd, mh // pe, pe).transpose(2, 0, 3, 1).reshape(-1, pe * simd)
-    return _block(node, "fpgaflow_mvau", root,
+    return _block(node, "fpgaflow_mvau", root, uses=("fpgaflow_product",), params=
                   {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "IN_BITS": idt.bitwidth(), "IN_SIGNED": int(idt.signed()),
                    "W_BITS": wdt.bitwidth(), "W_SIGNED": int(wdt.signed()),
                    "OUT_BITS": inst.get_output_datatype(0).bitwidth(),
@@ -140,7 +142,7 @@ def _vvau(inst, node, root: Path, model) -> Layer:
     w = np.asarray(model.get_initializer(node.input[1])).astype(np.int64).reshape(channels, k2)
     # lane p of tile (fold, k) is W[fold*PE + p][k]
     tiles = w.reshape(channels // pe, pe, k2).transpose(0, 2, 1).reshape(-1, pe)
-    return _block(node, "fpgaflow_vvau", root,
+    return _block(node, "fpgaflow_vvau", root, uses=("fpgaflow_product",), params=
                   {"CHANNELS": channels, "K2": k2, "PE": pe, "IN_BITS": idt.bitwidth(), "IN_SIGNED": int(idt.signed()),
                    "W_BITS": wdt.bitwidth(), "W_SIGNED": int(wdt.signed()),
                    "OUT_BITS": inst.get_output_datatype(0).bitwidth(),

