@@ -20,13 +20,14 @@ TORCH := $(shell grep -o '"torch==[0-9.]*"' pyproject.toml | tr -d '"')
 # the `finn` extra of pyproject.toml
 FINN := finn-plus==1.6.1
 
-.PHONY: all venv tools train import check hls csim report synth synth-oss bench sweep test clean help
+.PHONY: all venv tools train import check hls csim report synth synth-oss pnr bench sweep test clean help
 all: hls
 
 help:
 	@echo "make hls|csim|report|synth MODEL=<design> [BACKEND=hls4ml|finn]   make hls [BACKEND=finn] [FPS=<frames/s>] [LATENCY_US=<us>]"
 	@echo "make hls|csim|train MODEL=<design> [N=<images>] [REF=default|torch-cpu|torch-cuda|tf-cpu|tf-cuda|all] [CSIM=fast|stock] [HARNESS=exe|lib]"
 	@echo "make report|synth MODEL=<design>   make synth-oss MODEL=<design> [BACKEND=finn] [LAYER=fc2]   make csim BACKEND=finn RTL=1"
+	@echo "make pnr MODEL=<design> [PART=LFE5U-85F-6BG381C]   make csim BACKEND=finn NETLIST=1"
 	@echo "make import FILE=<model.onnx|.h5> NAME=<design> DATA=<data.npz>   make check MODEL=<design>   make hls MODEL=<design> INEXACT=1"
 	@echo "make sweep [MODEL=lenet] [CONFIG=sweeps/<model>.yaml] [ADDRESS=<ray address>] [RESUME=1]"
 	@echo "make bench   make test   make venv   make clean"
@@ -55,7 +56,7 @@ hls: $(READY)
 	$(BIN)/fpgaflow hls $(MODEL) --backend $(BACKEND) $(if $(FPS),--target-fps $(FPS)) $(if $(LATENCY_US),--target-latency-us $(LATENCY_US)) $(if $(INEXACT),--inexact)
 
 csim: $(READY)
-	$(BIN)/fpgaflow csim $(MODEL) --backend $(BACKEND) $(if $(N),-n $(N)) $(if $(filter finn,$(BACKEND)),$(if $(RTL),--rtl),--reference $(REF) --csim $(CSIM) --harness $(HARNESS))
+	$(BIN)/fpgaflow csim $(MODEL) --backend $(BACKEND) $(if $(N),-n $(N)) $(if $(filter finn,$(BACKEND)),$(if $(RTL),--rtl) $(if $(NETLIST),--netlist),--reference $(REF) --csim $(CSIM) --harness $(HARNESS))
 
 report: $(READY)
 	$(BIN)/fpgaflow report $(MODEL) --backend $(BACKEND)
@@ -67,6 +68,12 @@ synth: $(READY)
 # otherwise a dense layer (LAYER=fc2, by default the last) as da4ml Verilog through Debian's yosys
 synth-oss: $(READY) tools
 	$(BIN)/fpgaflow synth-oss $(MODEL) --backend $(BACKEND) $(if $(LAYER),--layer $(LAYER))
+
+# the FINN accelerator on a Lattice ECP5 (Yosys synth_ecp5, nextpnr-ecp5, ecppack, from the venv):
+# build/$(MODEL)/finn/pnr.report.json and rtl/pnr/ with the bitstream; `make csim BACKEND=finn NETLIST=1`
+# then simulates the synthesized netlist
+pnr: $(READY)
+	$(BIN)/fpgaflow pnr $(MODEL) --backend finn $(if $(PART),--part $(PART))
 
 # design-space sweep on Ray (a local instance unless ADDRESS=head:6379 or ray://head:10001):
 # build/$(MODEL)/sweep/<name>/ with results.jsonl, pareto.json and sweep.html

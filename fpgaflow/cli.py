@@ -81,7 +81,7 @@ def cmd_hls(args) -> int:
     from .backends import get_backend
     from .core.spec import load_design
 
-    design = load_design(args.design).with_target(args.target_fps, args.target_latency_us)
+    design = load_design(args.design).with_target(args.target_fps, args.target_latency_us, args.part)
     backend = get_backend(args.backend)
     _print_pruned_channels(design)
     return backend.summary(backend.build(design, args.build_dir, progress=not args.no_progress, inexact=args.inexact))
@@ -300,6 +300,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--target-fps", type=int, help="frames per second to fold for (both backends; overrides target.fps; default 10,000)")
     s.add_argument("--target-latency-us", type=float,
                    help="latency to fold for, in microseconds (both backends; overrides target.latency_us)")
+    s.add_argument("--part", help="the FPGA part to build for (overrides target.part; fpgaflow/core/parts.yaml lists "
+                                  "them; Lattice ECP5 parts: FINN only, then `fpgaflow pnr`)")
     s.add_argument("--inexact", action="store_true",
                    help="build a model that `fpgaflow check` says cannot be bit-exact; verification then reports the "
                         "largest difference and the argmax agreement")

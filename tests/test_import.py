@@ -13,6 +13,8 @@ from conftest import SHARED_MNIST, run_cli
 from fpgaflow.imports import examples
 from fpgaflow.imports.examples import JETS_CLASSES, JETS_FEATURES
 
+ECP5 = "LFE5U-25F-6BG381C"
+
 
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
@@ -39,7 +41,8 @@ def _ok(r):
 
 
 @pytest.mark.slow
-def test_qonnx_mlp_imports_checks_and_is_bit_exact_in_hls4ml_and_every_finn_stage(space, jets_qonnx, jets_npz):
+def test_qonnx_mlp_imports_checks_and_is_bit_exact_in_hls4ml_every_finn_stage_and_an_ecp5_netlist(space, jets_qonnx,
+                                                                                                  jets_npz):
     root, env = space
     build = root / "build"
     r = _ok(run_cli("import", str(jets_qonnx), "--name", "jets", "--data", str(jets_npz), env=env))
@@ -62,11 +65,27 @@ def test_qonnx_mlp_imports_checks_and_is_bit_exact_in_hls4ml_and_every_finn_stag
     assert v["n"] == 600 and v["exact"] == 600 and v["reference"] == "qonnx-cpu"
     assert v["accuracy"] == metrics["test_accuracy"]
 
-    _ok(run_cli("hls", "jets", "--backend", "finn", "--no-progress", build=build, env=env))
-    _ok(run_cli("csim", "jets", "--backend", "finn", "-n", "200", "--no-progress", build=build, env=env))
-    f = json.loads((build / "jets" / "finn" / "verify.json").read_text())
-    assert [s["stage"] for s in f["stages"]] == ["qonnx", "finn_onnx", "streamlined", "hw", "folded"]
+    # FINN for a Lattice ECP5: every stage, the stitched RTL, and after place and route (Yosys
+    # synth_ecp5, nextpnr-ecp5, ecppack) the synthesized netlist, cell by cell, == the reference
+    _ok(run_cli("hls", "jets", "--backend", "finn", "--part", ECP5, "--no-progress", build=build, env=env))
+    r = _ok(run_cli("pnr", "jets", "--no-progress", build=build, env=env))
+    folder = build / "jets" / "finn"
+    p = json.loads((folder / "pnr.report.json").read_text())
+    assert p["kind"] == "place-and-route" and p["part"] == ECP5 and f"Fmax {p['fmax_mhz']['achieved_mhz']} MHz" in r.stdout
+    res, cap, f = p["resources"], p["available"], p["fmax_mhz"]
+    assert 0 < res["LUT"] <= cap["LUT"] == 24288 and 0 < res["FF"] and res["BRAM_18K"] <= cap["BRAM_18K"] == 56
+    assert res["DSP"] == 0, p["yosys_cells"]   # narrow products are LUT adders, not 18x18 multipliers
+    assert f["target_mhz"] == 200.0 and 0 < f["achieved_mhz"] and p["timing_met"] == (f["achieved_mhz"] >= 200.0)
+    assert (folder / p["bitstream"]["file"]).stat().st_size == p["bitstream"]["bytes"] > 50_000
+    assert "reused" in _ok(run_cli("pnr", "jets", "--no-progress", build=build, env=env)).stdout
+    _ok(run_cli("csim", "jets", "--backend", "finn", "-n", "200", "--rtl", "--netlist", "--no-progress", build=build,
+                env=env))
+    f = json.loads((folder / "verify.json").read_text())
+    assert [s["stage"] for s in f["stages"]] == ["qonnx", "finn_onnx", "streamlined", "hw", "folded", "rtl", "netlist"]
     assert all(s["exact"] == 200 for s in f["stages"]) and f["not_exact_because"] is None
+    rtl, net = f["stages"][-2:]
+    assert net["cycles_per_frame"] == rtl["cycles_per_frame"] == rtl["estimate"]["cycles_per_frame"]
+    assert all(l["implementation"] == "fpgaflow hw/fpgaflow_mvau.sv" for l in rtl["layers"] if l["op_type"] == "MVAU_hls")
 
     report = _ok(run_cli("report", "jets", build=build, env=env)).stdout
     assert "gemm_0" in report or "MatMul_0" in report

@@ -26,6 +26,7 @@ class Backend:
     folder: str = ""              # build/<design>/<folder>
     manifest: str = ""            # the file that marks a complete build
     frameworks: tuple[str, ...] = ()
+    vendors: tuple[str, ...] = ("xilinx",)   # parts.yaml vendors it builds for
     page: str = ""                # the report page of a design: build/<design>/<page>
 
     def project(self, design, build_dir) -> Path:
@@ -33,6 +34,12 @@ class Backend:
 
     def check(self, design) -> None:
         """Refuse a design this backend cannot take, before anything is written."""
+        from ..core.parts import vendor
+
+        part = design.spec["target"]["part"]
+        if vendor(part) not in self.vendors:
+            raise FpgaflowError(f"target.part: the {self.title} backend builds for {', '.join(self.vendors)} parts; "
+                                f"{part} is {vendor(part)} (FINN builds for it: --backend finn)")
         if design.framework.name not in self.frameworks:
             from . import for_framework
 

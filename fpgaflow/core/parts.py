@@ -22,8 +22,12 @@ def part_capacity(part: str) -> dict:
     return table[part]
 
 
+def vendor(part: str) -> str:
+    return _table().get(part, {}).get("vendor", "xilinx")
+
+
 def is_lattice(part: str) -> bool:
-    return _table().get(part, {}).get("vendor") == "lattice"
+    return vendor(part) == "lattice"
 
 
 def lattice_parts() -> list[str]:

@@ -288,10 +288,13 @@ class Design:
     def weights(self) -> Path:
         return self.dir / self.framework.weights_file
 
-    def with_target(self, fps: int | None, latency_us: float | None = None) -> "Design":
-        """The design with target.fps / target.latency_us set (command-line overrides), checked
-        like the file's values."""
+    def with_target(self, fps: int | None, latency_us: float | None = None, part: str | None = None) -> "Design":
+        """The design with target.fps / target.latency_us / target.part set (command-line overrides),
+        checked like the file's values."""
         spec = copy.deepcopy(self.spec)
+        if part is not None:
+            part_capacity(part)   # a part fpgaflow knows, or one line naming the known ones
+            spec["target"]["part"] = part
         for key, value, flag, low in (("fps", fps, "--target-fps", 1), ("latency_us", latency_us, "--target-latency-us",
                                                                         SCHEMA["target"]["latency_us"]["min"])):
             if value is None:

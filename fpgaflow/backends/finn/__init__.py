@@ -18,6 +18,7 @@ class FinnBackend(Backend):
     folder = "finn"
     manifest = "fpgaflow-finn.json"
     frameworks = ("brevitas", "qonnx")
+    vendors = ("xilinx", "lattice")   # Lattice: FINN runs for a Xilinx stand-in, fpgaflow's portable MVAU (part.py)
     page = "report-finn.html"
 
     def _build(self, design, build_dir, progress: bool, inexact: bool = False) -> Path:

@@ -13,7 +13,7 @@ from ...core.atomic import atomic_write_text
 from ...core.errors import FpgaflowError
 from ...core.spec import Design
 from .balance import cycles_per_frame, fit_to_target
-from .part import fpgapart, mvau, prefer_impl_style
+from .part import fpgapart, mvau, set_node_attr
 from .passes import apply, minimize_bit_width
 
 FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
@@ -40,7 +40,7 @@ def specialized(parent_model, models: Path, part: str, stage: str = "folded", mv
     if len(partitions) != 1:
         raise FpgaflowError(f"FINN backend: expected one dataflow partition, got {len(partitions)}")
     sdp = getCustomOp(partitions[0])
-    prefer = [prefer_impl_style("MVAU", "hls")] if mvau == "fpgaflow" else []
+    prefer = [set_node_attr("MVAU", "preferred_impl_style", "hls")] if mvau == "fpgaflow" else []
     dataflow = apply(ModelWrapper(sdp.get_nodeattr("model")), [
         *prefer, SpecializeLayers(part), GiveUniqueNodeNamesRecursive(), InferShapes(), InferDataTypes()], stage)
     return parent, sdp, dataflow

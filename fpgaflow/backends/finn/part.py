@@ -24,17 +24,17 @@ def mvau(design) -> str:
     return choice
 
 
-def prefer_impl_style(op_type: str, style: str):
-    """A qonnx Transformation: every `op_type` node asks FINN's SpecializeLayers for `style`
-    ('hls' or 'rtl'), which it then honours before its own choice."""
+def set_node_attr(op_type: str, attr: str, value):
+    """A qonnx Transformation: `attr` = `value` on every `op_type` node (FINN reads it later:
+    SpecializeLayers a preferred_impl_style, code generation a memory style)."""
     from qonnx.custom_op.registry import getCustomOp
     from qonnx.transformation.base import Transformation
 
-    class PreferImplStyle(Transformation):
+    class SetNodeAttr(Transformation):
         def apply(self, model):
             for node in model.graph.node:
                 if node.op_type == op_type:
-                    getCustomOp(node).set_nodeattr("preferred_impl_style", style)
+                    getCustomOp(node).set_nodeattr(attr, value)
             return model, False
 
-    return PreferImplStyle()
+    return SetNodeAttr()

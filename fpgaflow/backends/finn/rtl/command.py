@@ -44,13 +44,18 @@ def synth_oss(design, build_dir, layers: str | None = None, progress: bool = Tru
 
 def pnr(design, build_dir, part: str | None, progress: bool = True) -> int:
     """`fpgaflow pnr <design> --backend finn`: the stitched accelerator placed and routed (pnr.py)."""
+    from ....core.parts import is_lattice
     from .. import FinnBackend
     from .pnr import place_and_route, require_lattice
     from .stitch import require
 
-    part = part or design.spec["target"]["part"]
+    backend = FinnBackend()
+    built = backend.project(design, Path(build_dir)) / backend.manifest
+    built_part = json.loads(built.read_text())["part"] if built.is_file() else None
+    # the part the build was made for where it is a Lattice one (hls --part), else the design's
+    part = part or (built_part if built_part and is_lattice(built_part) else design.spec["target"]["part"])
     require_lattice(part)
-    folder = FinnBackend().ensure(design, Path(build_dir))
+    folder = backend.ensure(design, Path(build_dir))
     manifest = json.loads((folder / "fpgaflow-finn.json").read_text())
     require(manifest, folder, "pnr --backend finn")
     clock_ns = manifest["clock_ns"]

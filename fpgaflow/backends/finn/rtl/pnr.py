@@ -31,6 +31,7 @@ from . import stitch
 from .yosys import yosys
 
 REPORT = "pnr.report.json"
+XILINX_ONLY = ("MVAU_rtl", "VVAU_rtl")   # finn-rtllib blocks built on Xilinx primitives
 # nextpnr's cell types -> the schema's resources (LUT: logic cells' LUT4 slots, carries included)
 CELLS = {"TRELLIS_COMB": "LUT", "TRELLIS_FF": "FF", "MULT18X18D": "DSP", "DP16KD": "BRAM_18K"}
 
@@ -67,11 +68,20 @@ def wrapper(streams: list[stitch.Stream]) -> str:
         + (f",\n\t\t{taps}" if taps else ""), "\t);", "endmodule", ""])
 
 
+# memory styles synth_ecp5 is told (Yosys reads `ram_style`; finn-rtllib writes RAM_STYLE, which it
+# ignores): (selection, style, why)
+MEMORY_STYLES = [
+    ("m:*Threshs*", "logic", "finn-rtllib's threshold ROMs: read into a register and compared in the same cycle, an "
+                             "EBR's slow output set jets' clock at 79.8 MHz on an LFE5U-25F"),
+]
+
+
 def synth_script(sources: list[str], out: str) -> str:
     return "\n".join([
         # -DSYNTHESIS drops simulation-only checks (patches.py); the SV assertions left are removed
         f"read_slang --threads 1 --allow-use-before-declare -DSYNTHESIS {' '.join(sources)} --top fpgaflow_top",
         "chformal -remove",
+        *(f'setattr -set ram_style "{style}" {selection}' for selection, style, _ in MEMORY_STYLES),
         "synth_ecp5 -top fpgaflow_top",
         f"tee -q -o {out}/stat.json stat -json",
         f"write_verilog -noattr {out}/netlist.v",
@@ -83,7 +93,7 @@ def synth_script(sources: list[str], out: str) -> str:
 
 
 def _key(root: Path, sources: list[str], part: str, clock_ns: float) -> str:
-    h = hashlib.sha256(f"{part} {clock_ns} {_versions()}".encode())
+    h = hashlib.sha256(f"{part} {clock_ns} {_versions()} {synth_script(sources, 'pnr')}".encode())
     for s in sources:
         h.update(s.encode() + (root / s).read_bytes())
     for f in sorted((root / "src").rglob("*.dat")):   # memory files: weights, thresholds
@@ -125,6 +135,12 @@ def place_and_route(folder: Path, part: str, clock_ns: float, progress: bool = T
     cap = require_lattice(part)
     root = folder / "rtl"
     rtl = stitch.read(root)
+    xilinx = [l["name"] for l in rtl["layers"] if l["op_type"] in XILINX_ONLY]
+    if xilinx:
+        raise FpgaflowError(f"pnr: {', '.join(xilinx)} {'is' if len(xilinx) == 1 else 'are'} finn-rtllib's MVU, which "
+                            f"instantiates Xilinx DSP48 and LUT6_2 primitives: build for the ECP5 part (`fpgaflow hls "
+                            f"<design> --backend finn --part {part}` picks fpgaflow's portable MVAU) or set finn.mvau: "
+                            f"fpgaflow")
     key = _key(root, rtl["sources"], part, clock_ns)
     done = folder / REPORT
     if done.is_file() and (root / "pnr" / "key").is_file() and (root / "pnr" / "key").read_text() == key:
@@ -160,6 +176,8 @@ def place_and_route(folder: Path, part: str, clock_ns: float, progress: bool = T
         bar.update(1)
         report = _report(folder, tmp, part, clock_ns, seconds)
         (tmp / "key").write_text(key)
+        # the script as it will run again by hand: paths under pnr/, not the folder being written
+        (tmp / "synth.ys").write_text((tmp / "synth.ys").read_text().replace(f"{rel}/", "pnr/"))
     atomic_write_text(done, json.dumps(report, indent=2) + "\n")
     return report
 

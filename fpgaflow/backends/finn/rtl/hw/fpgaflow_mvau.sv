@@ -65,7 +65,6 @@ module fpgaflow_mvau #(
 	step_t  S[DEPTH];                      // the step in each stage: operands read (0), registered (1), products (2), tree
 	tile_t  W1, W2;
 	beat_t  X1, X2;
-	acc_t  Tree[LEVELS+1][PE][SIMD];       // level 0: the products; level l: sums of FAN_IN terms of level l-1
 	acc_t  Acc[PE];
 	acc_t  Out[PE];
 	logic  OValid = 0;
@@ -92,22 +91,47 @@ module fpgaflow_mvau #(
 		end : gen_simd
 	end : gen_pe
 
-	// level l of the tree holds ceil(SIMD / FAN_IN^l) terms
+	// the tree: level 0 the registered products, level l+1 sums of FAN_IN terms of level l
+	// (ceil(SIMD / FAN_IN^l) terms at level l), each node a register of its own
+	acc_t  Prod0[PE][SIMD];
 	always_ff @(posedge ap_clk) begin
-		if(advance) begin
+		if(advance)
 			for(int unsigned  p = 0; p < PE; p++)
-				for(int unsigned  s = 0; s < SIMD; s++)  Tree[0][p][s] <= acc_t'(Prod[p][s]);
-			for(int unsigned  l = 0; l < LEVELS; l++)
-				for(int unsigned  p = 0; p < PE; p++)
-					for(int unsigned  j = 0; j < SIMD; j++)
-						if(j < (SIMD + FAN_IN**(l+1) - 1) / FAN_IN**(l+1)) begin
+				for(int unsigned  s = 0; s < SIMD; s++)  Prod0[p][s] <= acc_t'(Prod[p][s]);
+	end
+	acc_t  Dot[PE];   // the tree's root: the step's sum per output lane
+	if(LEVELS == 0) begin : gen_no_tree
+		always_comb  for(int unsigned  p = 0; p < PE; p++)  Dot[p] = Prod0[p][0];
+	end : gen_no_tree
+	else begin : gen_tree
+		for(genvar  l = 0; l < LEVELS; l++) begin : gen_level
+			localparam int unsigned  IN_TERMS = (SIMD + FAN_IN**l - 1) / FAN_IN**l;
+			localparam int unsigned  OUT_TERMS = (SIMD + FAN_IN**(l+1) - 1) / FAN_IN**(l+1);
+			acc_t  In[PE][IN_TERMS];
+			acc_t  Sum[PE][OUT_TERMS];
+			if(l == 0) begin : gen_from_products
+				assign  In = Prod0;
+			end : gen_from_products
+			else begin : gen_from_level
+				assign  In = gen_level[l-1].Sum;
+			end : gen_from_level
+			for(genvar  p = 0; p < PE; p++) begin : gen_pe
+				for(genvar  j = 0; j < OUT_TERMS; j++) begin : gen_node
+					acc_t  R;
+					always_ff @(posedge ap_clk) begin
+						if(advance) begin
 							automatic acc_t  t = 0;
 							for(int unsigned  k = 0; k < FAN_IN; k++)
-								if(j*FAN_IN + k < (SIMD + FAN_IN**l - 1) / FAN_IN**l)  t += Tree[l][p][j*FAN_IN + k];
-							Tree[l+1][p][j] <= t;
+								if(j*FAN_IN + k < IN_TERMS)  t += In[p][j*FAN_IN + k];
+							R <= t;
 						end
-		end
-	end
+					end
+					assign  Sum[p][j] = R;
+				end : gen_node
+			end : gen_pe
+		end : gen_level
+		always_comb  for(int unsigned  p = 0; p < PE; p++)  Dot[p] = gen_level[LEVELS-1].Sum[p][0];
+	end : gen_tree
 
 	always_ff @(posedge ap_clk) begin
 		if(!ap_rst_n) begin
@@ -121,7 +145,7 @@ module fpgaflow_mvau #(
 				// the accumulator takes the step leaving the tree
 				if(last_step.valid) begin
 					automatic acc_t  a[PE];
-					for(int unsigned  p = 0; p < PE; p++)  a[p] = (last_step.first? acc_t'(0) : Acc[p]) + Tree[LEVELS][p][0];
+					for(int unsigned  p = 0; p < PE; p++)  a[p] = (last_step.first? acc_t'(0) : Acc[p]) + Dot[p];
 					Acc <= a;
 					if(last_step.last) begin
 						Out <= a;
