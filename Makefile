@@ -93,8 +93,10 @@ tools:
 	  (apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || \
 	  echo "not installed: $$missing (the tests that need them will skip)"; }
 
+# two workers (a test file each): most tests are one Python thread waiting on FINN, hls4ml or a compiler
+TEST_WORKERS ?= 2
 test: $(READY) tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf build
