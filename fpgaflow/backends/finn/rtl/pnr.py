@@ -123,8 +123,9 @@ def _run(cmd: list[str], cwd: Path, logfile: Path, what: str, on_line=None) -> f
 
 
 # nextpnr's phases as its log announces them: the progress bar's text
-PHASES = (("Packing", "packing"), ("Running placement", "placing"), ("Running router", "routing"),
-          ("Routing..", "routing"), ("Program finished", "done"))
+PHASES = (("Packing", "packing"), ("analytic placement", "placing (analytic)"),
+          ("simulated annealing placer", "placing (annealing)"), ("Routing..", "routing"),
+          ("Routing complete", "timing"))
 
 
 def place_and_route(folder: Path, part: str, clock_ns: float, progress: bool = True, log=print) -> dict:
