@@ -127,22 +127,22 @@ def fpga_rows(design: Design, build_root: Path, hls_accuracy: dict | None, finn_
 def measured_rows(folder: Path, clock_ns: float, part: str, acc: dict) -> list[dict]:
     """The FINN accelerator's frames/s and latency from its RTL simulation's measured cycles, at the
     routed clock where `fpgaflow pnr` placed it (the design's clock otherwise, said to be assumed)."""
+    from ..reports.review import placed_clock_ns
     from ..reports.schema import read_report
 
     if not (folder / "rtlsim.report.json").is_file():
         return []
     sim = read_report(folder / "rtlsim.report.json")
     interval, latency = sim["interval_cycles"]["min"], sim["latency_cycles"]["best"]
+    if not interval:
+        return []
     clock, device = clock_ns, part
     basis = f"the design's {clock_ns} ns clock, an assumption (not placed and routed)"
     if (folder / "pnr.report.json").is_file():
         pnr = read_report(folder / "pnr.report.json")
-        clock = pnr["clock_ns"]["target"] if pnr["timing_met"] else pnr["clock_ns"]["achieved"]
-        device = pnr["part"]
+        clock, device = placed_clock_ns(pnr), pnr["part"]
         basis = (f"nextpnr-ecp5's routed clock on {pnr['part']}: {pnr['fmax_mhz']['achieved_mhz']} MHz, "
                  f"{'meets' if pnr['timing_met'] else 'misses'} the asked {pnr['fmax_mhz']['target_mhz']} MHz")
-    if not interval:
-        return []
     return [row("FPGA RTL-measured, FINN", device, acc["accuracy"], acc["n"], round(1e9 / (interval * clock), 1),
                 round(latency * clock / 1000, 1) if latency else None,
                 f"cycles per frame and latency measured in Verilator ({sim['note'].split(';')[0]}); clock: {basis}")]

@@ -26,14 +26,19 @@ def _cycles(r, key, which):
     return r[key][which] if r is not None else None
 
 
+def placed_clock_ns(pnr: dict) -> float | None:
+    """The clock a place-and-route report supports: the asked one where timing was met, else the one reached."""
+    return pnr["clock_ns"]["target"] if pnr.get("timing_met") else pnr["clock_ns"].get("achieved")
+
+
 def best_timing(s: dict) -> dict:
     """latency and interval in cycles and microseconds, with the source each came from."""
     clock = next((s[k]["clock_ns"]["target"] for k in ("hls", "estimate") if s.get(k) and s[k]["clock_ns"]["target"]), None)
     out = {"clock_ns": clock, "clock_source": "the design's clock (an assumption: no placed design met it)"}
     pnr = s.get("place-and-route")
-    if pnr is not None:   # the routed design's clock: the asked one where timing was met, else the one reached
+    if pnr is not None:
         met = pnr.get("timing_met")
-        clock = pnr["clock_ns"]["target"] if met else pnr["clock_ns"].get("achieved")
+        clock = placed_clock_ns(pnr)
         out = {"clock_ns": clock, "clock_source": f"place and route ({pnr['part']}): timing "
                                                   f"{'met' if met else 'not met, the clock reached'}"}
     for key, worst in (("latency_cycles", "worst"), ("interval_cycles", "max")):
