@@ -125,7 +125,8 @@ def cmd_pnr(args) -> int:
 def cmd_import(args) -> int:
     from .imports.command import import_model
 
-    import_model(args.model, args.name, args.data, force=args.force, description=args.description)
+    import_model(args.model, args.name, args.data, force=args.force, description=args.description,
+                 input_bits=args.input_bits, input_int_bits=args.input_int_bits)
     return 0
 
 
@@ -185,7 +186,11 @@ def add_import_commands(sub) -> None:
     s.add_argument("model", help="QONNX file (Brevitas export_qonnx; a <file>.onnx.data beside it is read too) or a "
                                  "QKeras model file (.h5)")
     s.add_argument("--name", required=True, help="the design's name: designs/<name>/")
-    s.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test")
+    s.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test, or a folder of "
+                                                 "MNIST-format IDX files (pixels / 255)")
+    s.add_argument("--input-bits", type=int, metavar="B", help="a model without an input quantizer: the hardware's "
+                   "input type ap_fixed<B, I> (with --input-int-bits; default: the data's own power-of-two grid)")
+    s.add_argument("--input-int-bits", type=int, metavar="I", help="integer bits of that type, sign included")
     s.add_argument("--description", help="one line for design.yaml (default: where it came from)")
     s.add_argument("--force", action="store_true", help="replace an existing design of that name")
     s.set_defaults(func=cmd_import)

@@ -24,7 +24,7 @@ def test_lenet_loads_with_defaults(lenet):
     spec = lenet.spec
     assert [l.get("name") for l in spec["layers"] if l["type"] in ("conv", "dense")] == ["conv1", "conv2", "fc1", "fc2"]
     assert spec["quant"] == {"input_bits": 8, "weight_bits": 4, "act_bits": 4, "bias_bits": 16,
-                             "input": {"scale": None, "min": None, "max": None, "rounding": "ROUND"}}
+                             "input": {"scale": None, "min": None, "max": None, "rounding": "ROUND", "origin": None}}
     assert spec["hls4ml"]["reuse_factor"] == "auto"
     assert "lenet" in list_designs()
 

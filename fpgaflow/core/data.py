@@ -63,6 +63,9 @@ def _find(directory: Path, stem: str) -> Path:
                         f"set FPGAFLOW_DATA to the folder holding the IDX files")
 
 
+PIXEL_DIVISOR = 255.0   # IDX pixels as an imported model takes them unless dataset.pixel_divisor says
+
+
 def load_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [N, H, W], labels int64 [N]) of 'train' or 'test'."""
     directory = Path(directory)
@@ -87,24 +90,49 @@ def to_input(images: np.ndarray, bits: int = 8) -> np.ndarray:
     return x.astype(np.float32)[:, None, :, :]
 
 
+def raw_samples(design, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """An imported design's samples as the data come (before its host head and input grid):
+    an npz file's, or an IDX folder's pixels / dataset.pixel_divisor."""
+    dataset = design.spec["dataset"]
+    head = design.spec["host"]["head"]
+    shape = head["input_shape"] if head["file"] else dataset["input_shape"]
+    if dataset["format"] == "npz":
+        from .npz import load_npz_split
+
+        x, labels = load_npz_split(dataset_file(dataset["path"], design.dir), split, shape, dataset["num_classes"])
+    else:
+        x, labels = idx_samples(data_dir(dataset["path"], design.dir), split, shape, dataset["pixel_divisor"])
+    return (x, labels) if n is None else (x[:n], labels[:n])
+
+
 def design_images(design, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The first n samples of a design's split (all for None) as model input (NCHW images or
-    feature vectors, on the input grid), with their labels."""
+    feature vectors, on the input grid), with their labels. An imported model's data go through
+    its host head first (spec host.head), as they reach the hardware."""
     if n is not None and n < 1:
         raise FpgaflowError(f"N={n}: need at least one image")
-    dataset = design.spec["dataset"]
-    if dataset["format"] == "npz":
-        from .npz import load_npz_split, quantize_input
-
-        x, labels = load_npz_split(dataset_file(dataset["path"], design.dir), split, dataset["input_shape"],
-                                   dataset["num_classes"])
+    spec = design.spec
+    if spec["quant"]["input"]["scale"] is None and spec["dataset"]["format"] != "npz":   # a built-in design
+        images, labels = load_split(data_dir(spec["dataset"]["path"], design.dir), split)
         if n is not None:
-            x, labels = x[:n], labels[:n]
-        return quantize_input(x, design.spec["quant"]["input"]), labels
-    images, labels = load_split(data_dir(dataset["path"], design.dir), split)
-    if n is not None:
-        images, labels = images[:n], labels[:n]
-    return to_input(images, design.spec["quant"]["input_bits"]), labels
+            images, labels = images[:n], labels[:n]
+        return to_input(images, spec["quant"]["input_bits"]), labels
+    from .npz import quantize_input
+
+    x, labels = raw_samples(design, split, n)
+    if spec["host"]["head"]["file"]:
+        x = design.framework.fn("host_head")(design, x)
+    return quantize_input(x, spec["quant"]["input"]), labels
+
+
+def idx_samples(directory: Path, split: str, shape: list[int], divisor: float | None):
+    """An IDX folder's split as an imported model's samples: pixel / divisor in float32 (default
+    255: torchvision's ToTensor, bit for bit), arranged as `shape`."""
+    from .npz import as_model_input
+
+    images, labels = load_split(directory, split)
+    x = images.astype(np.float32) / np.float32(divisor if divisor is not None else PIXEL_DIVISOR)
+    return as_model_input(x, shape, f"{directory} {split} images"), labels
 
 
 def dataset_file(path: str, design_dir: Path | None) -> Path:

@@ -82,6 +82,16 @@ SCHEMA = {
         "path": leaf(str),
         "input_shape": leaf(list, required=True),   # [channels, height, width] or [features]
         "num_classes": leaf(int, required=True, min=2),
+        # IDX images of an imported model: pixel / pixel_divisor in float32 (255: torchvision's ToTensor)
+        "pixel_divisor": leaf(float, min=1.0),
+    },
+    # an imported model's host segments (fpgaflow import): QONNX files in the design folder that
+    # the CPU runs before the hardware (head: the data as they come, input_shape, to the body's
+    # input) and after it (tail: the body's output to the model's)
+    "host": {
+        "head": {"file": leaf(str), "nodes": leaf(list), "ops": leaf(list), "input_shape": leaf(list),
+                 "sha256": leaf(str)},
+        "tail": {"file": leaf(str), "nodes": leaf(list), "ops": leaf(list), "sha256": leaf(str)},
     },
     "quant": {
         "input_bits": leaf(int, 8, min=1, max=16),
@@ -92,6 +102,9 @@ SCHEMA = {
             "min": leaf(int),
             "max": leaf(int),
             "rounding": leaf(str, "ROUND", choices=["ROUND", "FLOOR"]),
+            # where a grid no quantizer of the model gives came from (fpgaflow import: the data, or
+            # --input-bits); unset: the model's own input quantizer
+            "origin": leaf(str),
         },
         "weight_bits": leaf(int, 4, **BITS),
         "act_bits": leaf(int, 4, min=1, max=16),
@@ -196,6 +209,12 @@ def validate(data) -> dict:
                             f"got {shape}")
     if spec["dataset"]["format"] == "npz" and not spec["dataset"]["path"]:
         raise FpgaflowError("dataset.path: an npz dataset names its file")
+    for key, segment in spec["host"].items():
+        if segment["file"] is not None and (Path(segment["file"]).name != segment["file"]
+                                            or not segment["file"].endswith(".onnx")):
+            raise FpgaflowError(f"host.{key}.file: {segment['file']!r} must be an .onnx file in the design's folder")
+    if spec["host"]["head"]["file"] and not spec["host"]["head"]["input_shape"]:
+        raise FpgaflowError("host.head.input_shape: a host head names the shape the data come in")
     q = spec["quant"]["input"]
     if q["scale"] is not None and q["scale"] <= 0:
         raise FpgaflowError(f"quant.input.scale: {q['scale']} must be positive")

@@ -26,6 +26,8 @@ class Framework:
     scaled_training: bool        # distributed, accumulated, mixed-precision training; pruning; distillation
     model_format: str            # what its export is, for `fpgaflow check` (fpgaflow.imports.FORMATS)
     imported: bool = False       # the design's model file is the user's (fpgaflow import), not trained here
+    host_head: str | None = None  # (design, x as the data come) -> x as the model file takes it (spec host.head)
+    host_tail: str | None = None  # (design, the model file's outputs) -> the model's final outputs (host.tail)
 
     def fn(self, attr: str):
         module, _, name = getattr(self, attr).partition(":")
@@ -55,7 +57,8 @@ FRAMEWORKS = {
         references=("qonnx-cpu",),
         train="fpgaflow.frontends.imported:no_training", export="fpgaflow.frontends.qonnx.export:export_copy",
         hls4ml_front="fpgaflow.backends.hls4ml.convert:QonnxFront",
-        trace="fpgaflow.frontends.qonnx.trace:trace", scaled_training=False, model_format="qonnx", imported=True),
+        trace="fpgaflow.frontends.qonnx.trace:trace", scaled_training=False, model_format="qonnx", imported=True,
+        host_head="fpgaflow.frontends.qonnx.host:head", host_tail="fpgaflow.frontends.qonnx.host:tail"),
     "keras_model": Framework(
         name="keras_model", weights_file="model.h5",
         layer_types=("conv", "maxpool", "flatten", "dense", "add", "concat", "global_avgpool"),

@@ -14,10 +14,13 @@ def require_unchanged(design) -> None:
     from ..core.hashing import sha256
 
     path = design.weights
-    if not path.is_file():
-        raise FpgaflowError(f"{path} not found: import the model again (`fpgaflow import MODEL --name {design.name} "
-                            f"--data DATA --force`)")
-    expected = (design.spec.get("source") or {}).get("sha256")
-    if expected and sha256(path) != expected:
-        raise FpgaflowError(f"{path} changed since it was imported (sha256 differs from design.yaml's source.sha256): "
-                            f"import it again with `fpgaflow import ... --name {design.name} --force`")
+    files = [(path, (design.spec.get("source") or {}).get("sha256"), "source.sha256")]
+    files += [(design.dir / s["file"], s.get("sha256"), f"host.{k}.sha256")
+              for k, s in (design.spec.get("host") or {}).items() if s.get("file")]
+    for file, expected, key in files:
+        if not file.is_file():
+            raise FpgaflowError(f"{file} not found: import the model again (`fpgaflow import MODEL --name "
+                                f"{design.name} --data DATA --force`)")
+        if expected and sha256(file) != expected:
+            raise FpgaflowError(f"{file} changed since it was imported (sha256 differs from design.yaml's {key}): "
+                                f"import it again with `fpgaflow import ... --name {design.name} --force`")

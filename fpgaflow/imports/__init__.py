@@ -16,11 +16,12 @@ class Format:
     suffixes: tuple[str, ...]      # how its files are named
     read: str                      # (path) -> (Analysis, write(folder) -> model file)
     analyse: str                   # (design, build_root) -> Analysis of the design's model
+    declares_input: bool = False   # a model without an input quantizer takes a declared grid (input_grid.py)
 
 
 FORMATS = {
     "qonnx": Format("qonnx", "qonnx", (".onnx",), "fpgaflow.imports.qonnx_import:read",
                     "fpgaflow.imports.qonnx_import:analyse_design"),
     "keras": Format("keras", "keras_model", (".h5", ".hdf5", ".keras"), "fpgaflow.imports.keras_import:read",
-                    "fpgaflow.imports.keras_import:analyse_design"),
+                    "fpgaflow.imports.keras_import:analyse_design", declares_input=True),
 }

@@ -32,6 +32,8 @@ def run_check(name: str, build_root, json_out: bool = False) -> int:
         print(json.dumps(analysis.as_json(), indent=2))
         return 0
     print(table(analysis))
+    if analysis.host:
+        print(f"runs as: {analysis.segments()}")
     for b in analysis.backends:
         print(f"{b}: {analysis.summary(b)}")
     print(f"wrote {Path(build_root) / design.name / CHECK_FILE}")

@@ -14,6 +14,7 @@ import os
 from importlib import import_module
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from ..core.atomic import atomic_dir
@@ -21,6 +22,7 @@ from ..core.errors import FpgaflowError
 from ..core.hashing import sha256
 from ..core.spec import NAME_RE, Design, designs_root, validate
 from . import FORMATS
+from .input_grid import declare
 
 
 def detect(path: Path) -> str:
@@ -34,20 +36,30 @@ def detect(path: Path) -> str:
     raise FpgaflowError(f"{path}: not a model file fpgaflow imports (known: {known}: QONNX or a QKeras model)")
 
 
-def _dataset(data: Path, folder: Path, analysis) -> dict:
-    """The dataset entry, after checking the data against the model (shapes, labels)."""
+def _dataset(data: Path, folder: Path, analysis) -> tuple[dict, np.ndarray]:
+    """The dataset entry, after checking the data against the model (shapes, labels): one .npz,
+    or a folder of MNIST-format IDX files (pixel / 255, as torchvision's ToTensor reads them)."""
+    from ..core.data import PIXEL_DIVISOR, idx_samples
     from ..core.npz import load_npz_split
 
-    if data.is_dir():
-        raise FpgaflowError(f"--data {data}: a folder; fpgaflow imports datasets as one .npz file "
-                            f"(x_train, y_train, x_test, y_test)")
+    shape = analysis.data_shape or analysis.input_shape
+    entry, samples = {"name": data.stem, "format": "idx" if data.is_dir() else "npz"}, []
     for split in ("train", "test"):
-        load_npz_split(data, split, analysis.input_shape, analysis.num_classes)
+        if data.is_dir():
+            x, labels = idx_samples(data, split, shape, PIXEL_DIVISOR)
+            if len(labels) and labels.max() >= analysis.num_classes:
+                raise FpgaflowError(f"--data {data}: labels 0..{labels.max()}, the model has {analysis.num_classes} "
+                                    f"outputs")
+        else:
+            x, _ = load_npz_split(data, split, shape, analysis.num_classes)
+        samples.append(x)
+    if data.is_dir():
+        entry["pixel_divisor"] = PIXEL_DIVISOR
     root = designs_root().parent
     absolute = data.resolve()
     path = os.path.relpath(absolute, folder) if absolute.is_relative_to(root) else str(absolute)
-    return {"name": data.stem, "format": "npz", "path": path, "input_shape": analysis.input_shape,
-            "num_classes": analysis.num_classes}
+    return ({**entry, "path": path, "input_shape": analysis.input_shape, "num_classes": analysis.num_classes},
+            np.concatenate(samples))
 
 
 def _spec(name: str, fmt, path: Path, digest: str, dataset: dict, analysis, description: str | None) -> dict:
@@ -67,16 +79,18 @@ def _spec(name: str, fmt, path: Path, digest: str, dataset: dict, analysis, desc
                    "imported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
         "dataset": dataset,
         "quant": {"input_bits": q["bits"], "weight_bits": common(bits, 4), "act_bits": common(acts, 4),
-                  "input": {k: q[k] for k in ("scale", "min", "max", "rounding")}},
+                  "input": {k: q[k] for k in ("scale", "min", "max", "rounding", "origin") if k in q}},
         "layers": analysis.layers,
         "hls4ml": {"project_name": name},
+        "host": analysis.host,
     }
 
 
 def import_model(model: str, name: str, data: str, force: bool = False, description: str | None = None,
-                 log=print) -> Path:
+                 input_bits: int | None = None, input_int_bits: int | None = None, log=print) -> Path:
     from ..core.data import design_images
     from ..frontends import framework
+    from ..verify.final import final_outputs
     from ..verify.references import cpu_reference
 
     if not isinstance(name, str) or not NAME_RE.match(name):
@@ -89,11 +103,17 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
         raise FpgaflowError(f"model file not found: {path}")
     fmt = FORMATS[detect(path)]
     analysis, write = getattr(import_module(fmt.read.split(":")[0]), fmt.read.split(":")[1])(path)
+    dataset, samples = _dataset(data_path, final, analysis)
+    if analysis.input_quant is None and fmt.declares_input:
+        analysis.declare_input(declare(samples, input_bits, input_int_bits, data))
+    elif input_bits is not None or input_int_bits is not None:
+        raise FpgaflowError(f"--input-bits/--input-int-bits: {path.name} "
+                            + ("quantizes its input itself (its grid is used)" if analysis.input_quant is not None else
+                               f"is {fmt.name}: its input needs a quantizer node (Brevitas QuantIdentity) in the model"))
     bad = next((r for r in analysis.rows if not any(v.maps for v in r.verdicts.values())), None)
     if bad is not None:
         note = next(iter(bad.verdicts.values())).note
         raise FpgaflowError(f"{path}: node '{bad.node}' ({bad.op}) maps to no backend: {note}")
-    dataset = _dataset(data_path, final, analysis)
     with atomic_dir(final) as tmp:
         model_file = write(tmp)
         spec = _spec(name, fmt, path, sha256(model_file), dataset, analysis, description)
@@ -102,11 +122,16 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
         except FpgaflowError as e:
             raise FpgaflowError(f"{path}: the model as fpgaflow reads it is not a design it can build: {e}") from None
         spec["source"]["sha256"] = sha256(model_file)
+        for segment in spec["host"].values():
+            if segment["file"]:
+                segment["sha256"] = sha256(tmp / segment["file"])
         design = Design(name, tmp, spec)
         if design.weights != model_file:
             model_file.replace(design.weights)
         x, labels = design_images(design, "test")
-        logits = cpu_reference(design)(x)
+        logits = final_outputs(design, cpu_reference(design)(x))
+        if analysis.whole is not None:
+            _same_as_model(design, analysis.whole, logits, path)
         accuracy = float((logits.argmax(1) == labels).mean())
         (tmp / "design.yaml").write_text(
             f"# Imported with `fpgaflow import {path.name}`: the model file is the reference; fpgaflow does not\n"
@@ -117,14 +142,37 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
             "measured_with": framework(spec["framework"]).references[0], "imported_from": str(path)}, indent=2) + "\n")
     log(f"imported {path} as {final} ({fmt.name}, {len(analysis.layers)} layers, {analysis.input_shape} -> "
         f"{analysis.num_classes} classes); test accuracy {accuracy:.4f} on {len(x)} samples of {data_path.name}")
+    if "origin" in analysis.input_quant:
+        log(f"  input grid (the model has no input quantizer): {analysis.input_quant['origin']}")
+    if analysis.host:
+        log(f"  runs as: {analysis.segments()}; host head, body and host tail in turn == the whole model on "
+            f"{len(x)}/{len(x)} test samples")
     for b in analysis.backends:
         log(f"  {b}: {analysis.summary(b)}")
     return final
+
+
+def _same_as_model(design, whole, outputs, path: Path) -> None:
+    """The host head, the body (the reference) and the host tail, one after the other, give the
+    uncut model's outputs on every test sample, or the import stops."""
+    from ..core.data import raw_samples
+
+    x, _ = raw_samples(design, "test")
+    expected = whole(x)
+    differs = int((expected != outputs).any(axis=1).sum())
+    if differs:
+        raise FpgaflowError(f"{path}: cut into host head, body and host tail it gives other outputs than the whole model "
+                            f"on {differs} of {len(x)} test samples; fpgaflow cannot split this graph")
 
 
 def _written(spec: dict) -> dict:
     """The spec as design.yaml keeps it: the sections import sets, defaults left out."""
     keep = ("name", "description", "framework", "source", "dataset", "quant", "layers", "hls4ml")
     out = {k: spec[k] for k in keep}
+    host = {k: {f: v for f, v in s.items() if v is not None} for k, s in spec["host"].items() if s["file"]}
+    if host:
+        out["host"] = host
+    out["dataset"] = {k: v for k, v in spec["dataset"].items() if v is not None}
+    out["quant"] = {**spec["quant"], "input": {k: v for k, v in spec["quant"]["input"].items() if v is not None}}
     out["hls4ml"] = {"project_name": spec["hls4ml"]["project_name"]}
     return out

@@ -25,6 +25,16 @@ def jets_npz(path: Path) -> Path:
     return Path(path)
 
 
+def on_grid(npz: Path, path: Path, frac: int = 4) -> Path:
+    """The same data rounded to multiples of 2^-frac (as pixel/16 digits already are): data a
+    model without an input quantizer can be fed exactly."""
+    data = dict(np.load(npz))
+    for key in ("x_train", "x_test"):
+        data[key] = (np.round(data[key] * 2.0 ** frac) / 2.0 ** frac).astype(np.float32)
+    np.savez(path, **data)
+    return Path(path)
+
+
 def brevitas_jets(path, npz):
     """16 -> 64 -> 32 -> 32 -> 5 in Brevitas with power-of-two (fixed-point) quantizers and
     Brevitas' default ROUND activations, trained 150 steps, exported with export_qonnx."""
@@ -71,9 +81,10 @@ def train_and_export(net, npz: Path, path: Path, steps: int = 150, lr: float = 3
     return Path(path)
 
 
-def qkeras_jets(path, npz, epochs: int = 5):
+def qkeras_jets(path, npz, epochs: int = 5, input_quantizer: bool = True):
     """The same MLP in QKeras (input quantized_bits(8, 3), 4-bit weights, quantized_relu(4, 2)),
-    trained `epochs` epochs, saved as one .h5 file."""
+    trained `epochs` epochs, saved as one .h5 file. Without `input_quantizer` the first QDense
+    takes the float input (the shape of hls4ml's jet-tagging tutorial)."""
     from ..frontends.qkeras.env import setup
 
     keras = setup()
@@ -81,7 +92,9 @@ def qkeras_jets(path, npz, epochs: int = 5):
 
     keras.utils.set_random_seed(0)
     q = dict(kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(12, 4, alpha=1))
-    layers = [keras.layers.Input((JETS_FEATURES,), name="features"), QActivation(quantized_bits(8, 3, alpha=1), name="inq")]
+    layers = [keras.layers.Input((JETS_FEATURES,), name="features")]
+    if input_quantizer:
+        layers.append(QActivation(quantized_bits(8, 3, alpha=1), name="inq"))
     for i, units in enumerate([64, 32, 32]):
         layers += [QDense(units, name=f"fc{i + 1}", **q), QActivation(quantized_relu(4, 2), name=f"relu{i + 1}")]
     model = keras.Sequential(layers + [QDense(JETS_CLASSES, name="logits", **q)])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..core.errors import FpgaflowError
 from ..core.layers import INPUT, WEIGHTED
-from .rows import Analysis, Row, inexact, maps, unmapped
+from .rows import UNQUANTIZED_INPUT, Analysis, Row, inexact, maps, unmapped
 
 BACKENDS = ("hls4ml",)
 KERAS_NAME = "model.h5"
@@ -266,8 +266,9 @@ def analyse(model, declared_input: dict | None = None) -> Analysis:
     if not any("inputs" in l for l in a.layers):   # a chain: pools and flattens unnamed, as they always were
         a.layers = [l if l["type"] in WEIGHTED else {k: v for k, v in l.items() if k != "name"} for l in a.layers]
     if a.input_quant is None:
-        a.rows.insert(0, Row("(input)", "-", "model input", {"hls4ml": unmapped(
-            "the input is not quantized: make QActivation(quantized_bits(...)) the model's first layer")}))
+        a.rows.insert(0, Row(UNQUANTIZED_INPUT, "-", "model input", {"hls4ml": unmapped(
+            "the input is not quantized: `fpgaflow import` declares its grid from the data, or from --input-bits B "
+            "--input-int-bits I; or make QActivation(quantized_bits(...)) the model's first layer")}))
     return a
 
 
@@ -285,7 +286,9 @@ def read(path: Path):
 
 def analyse_design(design, build_root: Path):
     if design.framework.imported:
-        return analyse(_load(design.weights))
+        q = design.spec["quant"]["input"]
+        declared = {"bits": design.spec["quant"]["input_bits"], **q} if q.get("origin") else None
+        return analyse(_load(design.weights), declared)
     bits = design.spec["quant"]["input_bits"]
     declared = {"bits": bits, "scale": 2.0 ** -bits, "min": 0, "max": 2 ** bits - 1, "rounding": "FLOOR"}
     return analyse(_load(design.framework.fn("export")(design, build_root)), declared)

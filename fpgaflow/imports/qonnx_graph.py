@@ -22,7 +22,7 @@ import numpy as np
 from ..core.layers import INPUT
 from ..frontends.qonnx.model import int_range, is_pow2
 from . import qonnx_blocks as blocks
-from .rows import Analysis, Row, inexact, maps, scale_text, unmapped
+from .rows import UNQUANTIZED_INPUT, Analysis, Row, inexact, maps, scale_text, unmapped
 
 BACKENDS = ("hls4ml", "finn")
 WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
@@ -259,7 +259,7 @@ def analyse(model) -> Analysis:
     first = (model.find_consumers(model.graph.input[0].name) or [None])[0]
     if first is None or first.op_type != "Quant":
         v = unmapped("the input is not quantized: the model's first node must be a Quant (e.g. Brevitas' QuantIdentity)")
-        a.rows.append(Row("(input)", first.op_type if first is not None else "-", "model input", {b: v for b in BACKENDS}))
+        a.rows.append(Row(UNQUANTIZED_INPUT, first.op_type if first is not None else "-", "model input", {b: v for b in BACKENDS}))
     for node in model.graph.node:
         rule = NODE_RULES.get(node.op_type)
         if rule is None:

@@ -30,6 +30,7 @@ class Verdict:
     maps: bool = True
     exact: bool = True
     note: str = ""
+    host: bool = False      # runs on the host CPU (a host segment), not on this backend's hardware
 
     def cell(self) -> str:
         if not self.maps:
@@ -49,6 +50,14 @@ def unmapped(why: str) -> Verdict:
     return Verdict(False, False, why)
 
 
+ON_HOST_NOTE = ("runs on the host CPU: qonnx executes it in float, the same code after the reference and the "
+                "hardware, so it adds no difference")
+
+
+def on_host() -> Verdict:
+    return Verdict(True, True, ON_HOST_NOTE, host=True)
+
+
 @dataclass
 class Row:
     node: str
@@ -56,9 +65,27 @@ class Row:
     what: str
     verdicts: dict[str, Verdict]        # backend name -> verdict
 
+    def declare_input(self, grid: dict) -> None:
+        """An input grid declared for a model whose input no quantizer fixes (input_grid.py)."""
+        self.input_quant = grid
+        self.rows = [Row(r.node, r.op, f"model input on a declared grid: {grid['origin']}",
+                         {b: maps() for b in self.backends}) if r.node == UNQUANTIZED_INPUT else r for r in self.rows]
+
+    def segments(self) -> str:
+        """Where each part runs, in one line."""
+        parts = [f"host head ({', '.join(self.host['head']['ops'])})"] if "head" in self.host else []
+        parts.append(f"hardware ({len(self.rows) - sum(len(s['nodes']) for s in self.host.values())} nodes)")
+        if "tail" in self.host:
+            parts.append(f"host tail ({', '.join(self.host['tail']['ops'])})")
+        return " -> ".join(parts)
+
     def as_json(self) -> dict:
         return {"node": self.node, "op": self.op, "what": self.what,
-                **{b: {"maps": v.maps, "exact": v.exact, "note": v.note} for b, v in self.verdicts.items()}}
+                **{b: {"maps": v.maps, "exact": v.exact, "note": v.note, "host": v.host}
+                   for b, v in self.verdicts.items()}}
+
+
+UNQUANTIZED_INPUT = "(input)"     # the row that says a model's input has no quantizer
 
 
 @dataclass
@@ -71,6 +98,9 @@ class Analysis:
     input_shape: list[int] = field(default_factory=list)
     input_quant: dict | None = None      # {bits, scale, min, max, rounding}
     num_classes: int = 0
+    data_shape: list[int] | None = None  # the samples as the data come, where a host head reshapes them
+    host: dict = field(default_factory=dict)   # host segments: {head, tail: {file, nodes, ops}}
+    whole: object = None                 # the uncut model's predictor (an import that cut host segments)
 
     def maps(self, backend: str) -> bool:
         return all(r.verdicts[backend].maps for r in self.rows)
@@ -92,8 +122,23 @@ class Analysis:
             return f"maps, cannot be bit-exact: node '{r.node}' ({r.op}): {r.verdicts[backend].note}{more}"
         return "maps every node; bit-exact possible"
 
+    def declare_input(self, grid: dict) -> None:
+        """An input grid declared for a model whose input no quantizer fixes (input_grid.py)."""
+        self.input_quant = grid
+        self.rows = [Row(r.node, r.op, f"model input on a declared grid: {grid['origin']}",
+                         {b: maps() for b in self.backends}) if r.node == UNQUANTIZED_INPUT else r for r in self.rows]
+
+    def segments(self) -> str:
+        """Where each part runs, in one line."""
+        parts = [f"host head ({', '.join(self.host['head']['ops'])})"] if "head" in self.host else []
+        parts.append(f"hardware ({len(self.rows) - sum(len(s['nodes']) for s in self.host.values())} nodes)")
+        if "tail" in self.host:
+            parts.append(f"host tail ({', '.join(self.host['tail']['ops'])})")
+        return " -> ".join(parts)
+
     def as_json(self) -> dict:
         return {"format": self.format, "input_shape": self.input_shape, "input_quant": self.input_quant,
+                "host": self.host, "segments": self.segments(),
                 "num_classes": self.num_classes, "layers": self.layers,
                 "backends": {b: {"maps": self.maps(b), "exact_possible": self.exact(b), "summary": self.summary(b)}
                              for b in self.backends},
@@ -119,6 +164,8 @@ def table(analysis: Analysis) -> str:
     notes: list[str] = []
 
     def cell(v: Verdict) -> str:
+        if v.host:
+            return "host"
         if not v.note or (v.maps and v.exact):
             return "exact" if v.maps else "no"
         if v.note not in notes:
@@ -130,4 +177,5 @@ def table(analysis: Analysis) -> str:
     body = [[r.node, r.op, r.what, *(cell(r.verdicts[b]) for b in analysis.backends)] for r in analysis.rows]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
     lines = ["  ".join(f"{c:{w}s}" for c, w in zip(cells, widths)).rstrip() for cells in [head, *body]]
-    return "\n".join(lines + [f"[{i + 1}] {n}" for i, n in enumerate(notes)])
+    hosted = [f"host: {ON_HOST_NOTE}"] if any(v.host for r in analysis.rows for v in r.verdicts.values()) else []
+    return "\n".join(lines + [f"[{i + 1}] {n}" for i, n in enumerate(notes)] + hosted)

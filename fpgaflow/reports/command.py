@@ -1,6 +1,7 @@
 """`fpgaflow report`: resolve designs and paths, collect their reports, print and write the review."""
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from ..backends import DEFAULT, get_backend
 from ..core.atomic import atomic_write_text
 from ..core.errors import FpgaflowError
 from ..core.spec import NAME_RE, designs_root, list_designs, load_design
+from ..verify.final import segments
 from . import PARSERS, collect, summary
 from .html import page
 from .render import budget_failure, budget_table, compare_table, console, layer_table, summary_table
@@ -75,9 +77,14 @@ def run_report(args) -> int:
         budgets = check_budgets(s, design.spec["budget"]) if design else []
         failed |= any(b["status"] == "fail" for b in budgets)
         data = {"reports": reports, "summary": {k: v and v["source"] for k, v in s.items()}, "budgets": budgets}
+        runs_as = segments(design) if design else None
+        if runs_as:
+            data["runs_as"] = runs_as
         if args.json:
             print(json.dumps(data, indent=2))
         else:
+            if runs_as:
+                out.print(f"{label} runs as: {runs_as} (the figures below are the hardware's)")
             out.print(summary_table(label, s))
             out.print(layer_table(label, s))
             if budgets:
@@ -86,6 +93,8 @@ def run_report(args) -> int:
                                                        if design else None)
         if html_path is not None:
             extra = section(sweeps[design.name]) if design and design.name in sweeps else ""
+            if runs_as:
+                extra = f"<p>Runs as: {html.escape(runs_as)}; the figures are the hardware's.</p>\n" + extra
             atomic_write_text(html_path, page(f"fpgaflow report: {label}", s, budgets, extra))
             if design:
                 atomic_write_text(html_path.with_suffix(".json"), json.dumps(data, indent=2) + "\n")

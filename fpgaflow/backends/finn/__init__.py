@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ...core.errors import FpgaflowError
+from ...verify.final import final_text
 from ..base import Backend, expected_inexact
 
 VERIFY_IMAGES = 1000  # FINN's node-by-node execution runs ~60-100 images/s per stage
@@ -71,6 +72,8 @@ class FinnBackend(Backend):
         print(f"{design.name} (FINN, stage {r['stage']}, {r['sim']} execution): n = {r['n']}, exact = {r['exact']}, "
               f"mismatches = {r['mismatches']}, max_abs_diff = {r['max_abs_diff']:g}, "
               f"argmax_agreement = {r['argmax_agreement']:.4f}, accuracy = {r['accuracy']:.4f}")
+        if r.get("host"):
+            print(f"runs as: {r['host']}{final_text(r)}")
         if r["first_divergence"]:
             d = r["first_divergence"]
             print(f"first divergence: stage '{d['stage']}' ({d['what']}), image {d['image']}:\n"

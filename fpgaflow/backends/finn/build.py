@@ -166,10 +166,13 @@ def _exported_weights(qonnx_path: Path) -> str | None:
 
 
 def _output_scale(parent) -> float | None:
-    """The host's final Mul: accelerator output x scale = the model's output."""
+    """The host's final Mul: accelerator output x scale = the model's output (1 where the
+    accelerator's output is the model's)."""
     import numpy as np
 
     last = parent.find_producer(parent.graph.output[0].name)
+    if last is not None and last.op_type == "StreamingDataflowPartition":
+        return 1.0
     if last is not None and last.op_type == "Mul":
         value = parent.get_initializer(last.input[1])
         if value is not None and np.asarray(value).size == 1:

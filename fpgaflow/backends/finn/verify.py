@@ -21,6 +21,7 @@ import numpy as np
 
 from ...core.atomic import atomic_write_text
 from ...core.data import design_images
+from ...verify.final import add_final, final_outputs, final_text, segments
 from ...core.errors import FpgaflowError
 from ...core.hashing import sha256
 from ...core.spec import Design
@@ -71,6 +72,13 @@ def execute(folder: Path, stage: str, x: np.ndarray, workers: int, progress: boo
     return np.concatenate(parts)
 
 
+def _compared_in(scale: float | None) -> str:
+    if scale is None:
+        return "the model's output, float operations after the accelerator included"
+    return "the accelerator's integers, the model's output" if scale == 1.0 else \
+        f"the model's output scale: accelerator integers x {scale} (host Mul)"
+
+
 def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers: int | None = None,
                 progress: bool = True, log=print, rtl: bool = False, alone: list[str] | None = None,
                 netlist: bool = False) -> dict:
@@ -93,6 +101,7 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
     x, labels = design_images(design, "test", n)
     t0 = time.time()
     ref = cpu_reference(design)(x)
+    ref_final = final_outputs(design, ref)
     workers = workers or default_workers()
     integer_input = (x / manifest["input_scale"]).astype(np.float32)
     stages, first = [], None
@@ -107,9 +116,10 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
         entry = {"stage": s["stage"], "sim": "python", "n": c["n"], "exact": c["exact"], "mismatches": c["mismatches"],
                  "max_abs_diff": c["max_abs_diff"], "argmax_agreement": c["argmax_agreement"],
                  "accuracy": c["accuracy"], "images_per_s": round(len(x) / seconds, 1) if seconds else None}
+        add_final(design, entry, out.reshape(ref.shape), ref_final, labels)
         stages.append(entry)
         log(f"  {s['stage']:12s} exact {c['exact']}/{c['n']}  max_abs_diff {c['max_abs_diff']:g}  "
-            f"({entry['images_per_s']} images/s)")
+            f"({entry['images_per_s']} images/s){final_text(entry)}")
         if bad and first is None:
             i = int(bad[0])
             first = {"stage": s["stage"], "what": s["what"], "image": i, "finn": out[i].tolist(),
@@ -122,9 +132,10 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
 
         entry, out = verify_rtl(folder, manifest, integer_input, ref, labels, log=log,
                                 alone=alone if stage == "rtl" else None, progress=progress, netlist=stage == "netlist")
+        add_final(design, entry, out.reshape(ref.shape), ref_final, labels)
         stages.append(entry)
         log(f"  {stage:12s} exact {entry['exact']}/{entry['n']}  max_abs_diff {entry['max_abs_diff']:g}  "
-            f"({entry['images_per_s']} images/s, {entry['cycles']} cycles)")
+            f"({entry['images_per_s']} images/s, {entry['cycles']} cycles){final_text(entry)}")
         if entry["mismatches"] and first is None:
             i = entry["first_bad_image"]
             first = {"stage": stage, "what": what, "image": i, "finn": out[i].tolist(), "reference": ref[i].tolist(),
@@ -134,12 +145,11 @@ def verify_finn(design: Design, build_root: Path, n: int | None = 1000, workers:
         "design": design.name, "backend": "finn", "stage": lowest["stage"], "sim": lowest["sim"],
         "n": lowest["n"], "exact": lowest["exact"], "mismatches": lowest["mismatches"],
         "max_abs_diff": lowest["max_abs_diff"], "argmax_agreement": lowest["argmax_agreement"],
-        "accuracy": lowest["accuracy"],
+        "accuracy": lowest["accuracy"], "final": lowest.get("final"),
         "reference": design.framework.references[0],
-        "compared_in": f"the model's output scale: accelerator integers x {manifest['output_scale']} (host Mul)"
-                       if manifest["output_scale"] is not None else "the model's output, float operations after the "
-                                                                   "accelerator included",
+        "compared_in": _compared_in(manifest["output_scale"]),
         "not_exact_because": not_exact_because(design, build_root, "finn"),
+        "host": segments(design),
         "stages": stages, "first_divergence": first,
         "not_simulated": manifest["not_simulated"],
         "workers": workers, "seconds": round(time.time() - t0, 2),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ...core.errors import FpgaflowError
+from ...verify.final import final_text
 from ..base import Backend, expected_inexact
 
 
@@ -60,6 +61,8 @@ class Hls4mlBackend(Backend):
         print(f"{design.name}: n = {r['n']}, exact = {r['exact']}, mismatches = {r['mismatches']}, "
               f"max_abs_diff = {r['max_abs_diff']:g}, argmax_agreement = {r['argmax_agreement']:.4f}, "
               f"accuracy = {r['accuracy']:.4f}")
+        if r.get("host"):
+            print(f"runs as: {r['host']}{final_text(r)}")
         for pair, c in r.get("comparisons", {}).items():
             print(f"  {pair:24s} exact {c['exact']}/{c['n']}, max_abs_diff {c['max_abs_diff']:g}")
         print(f"reference {r['reference']}; C-sim {r['csim_variant']} via {r['csim_harness']}: "

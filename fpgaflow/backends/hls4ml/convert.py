@@ -104,7 +104,10 @@ class KerasFront:
             if kind not in supported:
                 raise FpgaflowError(f"layer '{layer.name}' ({kind}) is not supported by hls4ml's Keras front end")
         config = hls4ml.utils.config_from_keras_model(self.model, granularity="name", backend=backend)
-        config["LayerName"][self.model.layers[0].name]["Precision"]["result"] = self.input_type
+        # the input layer (a Sequential model's `layers` leaves it out: its first layer may be a QDense)
+        first = self.model._input_layers[0].name
+        config["LayerName"][first if first in config["LayerName"] else self.model.layers[0].name]["Precision"][
+            "result"] = self.input_type
         for name, precision in exact_global_average_types(self.model).items():
             config["LayerName"][name]["Precision"].update(precision)
         return [{"name": l.name, "class_name": type(l).__name__} for l in self.model.layers], config

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...core.atomic import atomic_write_text
 from ...core.data import design_images, flat_hwc
+from ...verify.final import add_final, final_outputs, segments
 from ...core.errors import FpgaflowError
 from ...core.hashing import sha256
 from ...core.spec import Design
@@ -73,7 +74,8 @@ def verify(design: Design, build_root: Path, n: int | None = None, reference: st
     hw = run_csim(project, manifest, b, x_hwc, outputs[names[0]], harness, workers, progress)
     csim_s = time.time() - t
 
-    result = compare(hw, outputs[names[0]], labels)
+    result = add_final(design, compare(hw, outputs[names[0]], labels), hw,
+                       final_outputs(design, outputs[names[0]]), labels)
     if len(names) > 1:
         comparisons = {f"csim|{r}": compare(hw, outputs[r]) for r in names}
         for i, a in enumerate(names):
@@ -97,6 +99,7 @@ def verify(design: Design, build_root: Path, n: int | None = None, reference: st
         "compiled": b.compiled,
         "workers": workers,
         "not_exact_because": not_exact_because(design, build_root, "hls4ml"),
+        "host": segments(design),
         "first_mismatches": [{"image": int(i), "csim": hw[i].tolist(),
                               **{r: outputs[r][i].tolist() for r in names}} for i in bad[:5]],
     })

@@ -21,11 +21,13 @@ def _keras_type(layer) -> str:
 
 def trace(design: Design, x1: np.ndarray) -> list[dict]:
     """Each stage of the QKeras model on one image (1, C, H, W)."""
+    from .env import setup
     from .model import trained_model
 
     keras_model = trained_model(design)
     staged = [l for l in keras_model.layers if type(l).__name__ in KERAS_KINDS]
-    probe = type(keras_model)(keras_model.inputs, [l.output for l in staged])
+    # a functional probe (a Sequential model takes no inputs/outputs pair)
+    probe = setup().Model(keras_model.inputs, [l.output for l in staged])
     values = probe(channels_last(x1), training=False)
     return labelled(design, [{"kind": KERAS_KINDS[type(layer).__name__], "type": _keras_type(layer),
                               "values": np.asarray(value).reshape(-1).astype(np.float64)}
