@@ -108,53 +108,6 @@ def test_qkeras_mlp_imports_and_is_bit_exact_in_hls4ml(space, jets_npz):
     assert r.returncode == 2 and "imported model: fpgaflow does not train it" in r.stderr
 
 
-@pytest.mark.slow
-def test_bnn_pynq_tfc_2w2a_imports_check_says_why_and_finn_verifies(space):
-    """brevitas_examples' TFC topology at 2 bits (float BatchNorm, TensorNorm, a non-power-of-two
-    free scale): the BatchNorms are exact (their accumulators are integers on a power-of-two
-    grid: the search places them), check names the float tail that cannot be, hls refuses
-    without --inexact, FINN builds it and verification reports the difference and argmax
-    agreement, marked."""
-    import torch
-    from brevitas.export import export_qonnx
-    from brevitas_examples.bnn_pynq.models import model_with_cfg
-
-    from fpgaflow.core.data import load_split
-
-    root, env = space
-    build = root / "build-tfc"
-    images, labels = load_split(SHARED_MNIST, "test")
-    x = (2.0 * images[:700].reshape(700, -1) / 255.0 - 1.0).astype(np.float32)   # FC.forward's own scaling
-    np.savez(root / "mnist_pm1.npz", x_train=x[:500], y_train=labels[:500], x_test=x[500:], y_test=labels[500:700])
-    torch.manual_seed(0)
-    fc, _ = model_with_cfg("tfc_2w2a", pretrained=False)
-    net = torch.nn.Sequential(*fc.features)
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    for step in range(10):
-        i = torch.randint(0, 500, (50,))
-        loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(x[i])), torch.from_numpy(labels[i].astype(np.int64)))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    export_qonnx(net.eval(), input_t=torch.zeros(1, 784), export_path=str(root / "tfc.onnx"))
-
-    _ok(run_cli("import", str(root / "tfc.onnx"), "--name", "tfc", "--data", str(root / "mnist_pm1.npz"), env=env))
-    check = json.loads(_ok(run_cli("check", "tfc", "--json", build=build, env=env)).stdout)
-    inexact = {n["op"] for b in ("hls4ml", "finn") for n in check["nodes"] if not n[b]["exact"]}
-    assert inexact == {"Sub", "Div", "Mul", "Add"}      # TensorNorm's float tail
-    bns = [n for n in check["nodes"] if n["op"] == "BatchNormalization"]
-    assert len(bns) == 3 and all(n["hls4ml"]["exact"] and n["finn"]["exact"] for n in bns)
-    assert not check["backends"]["hls4ml"]["exact_possible"]
-    r = run_cli("hls", "tfc", "--backend", "finn", build=build, env=env)
-    assert r.returncode == 2 and "--inexact" in r.stderr and not (build / "tfc" / "finn").exists()
-    _ok(run_cli("hls", "tfc", "--backend", "finn", "--inexact", "--no-progress", build=build, env=env))
-    r = _ok(run_cli("csim", "tfc", "--backend", "finn", "-n", "50", "--no-progress", build=build, env=env))
-    assert "NOT BIT-EXACT BY CONSTRUCTION" in r.stdout
-    v = json.loads((build / "tfc" / "finn" / "verify.json").read_text())
-    assert v["not_exact_because"] and v["stages"][0]["exact"] == 50   # the qonnx stage is the model itself
-    assert v["argmax_agreement"] >= 0.98
-
-
 def _float_onnx(path, quantized: bool = False):
     """A two-layer float ONNX model (no Quant nodes), written with onnx.helper."""
     import onnx
@@ -178,17 +131,19 @@ def _float_onnx(path, quantized: bool = False):
     ("outside", "a design name, not a path"),
     ("suffix", "not a model file fpgaflow imports"),
     ("external", "external data must be a file beside the model"),
+    ("idx_shape", "samples of shape (28, 28), the model takes (16,)"),
+    ("option", "--input-bits/--input-int-bits: jets.qonnx.onnx quantizes its input itself"),
 ])
 def test_bad_imports_are_one_line_and_leave_no_design(space, jets_qonnx, jets_npz, case, needle, monkeypatch, capsys):
-    """In-process (the CLI's own main, as the console script calls it): nine imports would
-    otherwise start nine interpreters."""
+    """In-process (the CLI's own main, as the console script calls it): eleven imports would
+    otherwise start eleven interpreters."""
     from fpgaflow.cli import main
 
     root, env = space
     monkeypatch.setenv("FPGAFLOW_DESIGNS", env["FPGAFLOW_DESIGNS"])
     bad = root / f"bad-{case}"
     bad.mkdir()
-    model, data, name = str(jets_qonnx), str(jets_npz), f"bad_{case}"
+    model, data, name, extra = str(jets_qonnx), str(jets_npz), f"bad_{case}", []
     x = np.zeros((10, JETS_FEATURES), np.float32)
     if case == "garbage":
         model = str(bad / "m.onnx")
@@ -221,8 +176,12 @@ def test_bad_imports_are_one_line_and_leave_no_design(space, jets_qonnx, jets_np
         tensor.ClearField("raw_data")
         model = str(bad / "ext.onnx")
         onnx.save(proto, model)
+    elif case == "idx_shape":
+        data = str(SHARED_MNIST)        # MNIST's 28 x 28 images for a 16-feature model
+    elif case == "option":
+        extra = ["--input-bits", "8", "--input-int-bits", "3"]
     before = sorted(p.name for p in (root / "designs").iterdir())
-    code = main(["import", model, "--name", name, "--data", data])
+    code = main(["import", model, "--name", name, "--data", data, *extra])
     err = capsys.readouterr().err
     assert code == 2, err
     assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

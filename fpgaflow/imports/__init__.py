@@ -21,7 +21,7 @@ class Format:
 
 FORMATS = {
     "qonnx": Format("qonnx", "qonnx", (".onnx",), "fpgaflow.imports.qonnx_import:read",
-                    "fpgaflow.imports.qonnx_import:analyse_design"),
+                    "fpgaflow.imports.qonnx_import:analyse_design", declares_input=True),
     "keras": Format("keras", "keras_model", (".h5", ".hdf5", ".keras"), "fpgaflow.imports.keras_import:read",
                     "fpgaflow.imports.keras_import:analyse_design", declares_input=True),
 }

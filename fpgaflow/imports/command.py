@@ -104,12 +104,12 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
     fmt = FORMATS[detect(path)]
     analysis, write = getattr(import_module(fmt.read.split(":")[0]), fmt.read.split(":")[1])(path)
     dataset, samples = _dataset(data_path, final, analysis)
-    if analysis.input_quant is None and fmt.declares_input:
+    if analysis.input_unquantized() and fmt.declares_input:
         analysis.declare_input(declare(samples, input_bits, input_int_bits, data))
     elif input_bits is not None or input_int_bits is not None:
-        raise FpgaflowError(f"--input-bits/--input-int-bits: {path.name} "
-                            + ("quantizes its input itself (its grid is used)" if analysis.input_quant is not None else
-                               f"is {fmt.name}: its input needs a quantizer node (Brevitas QuantIdentity) in the model"))
+        raise FpgaflowError(f"--input-bits/--input-int-bits: {path.name} quantizes its input itself (its grid is used)"
+                            if not analysis.input_unquantized() else
+                            f"--input-bits/--input-int-bits: {fmt.name} models take no declared input grid")
     bad = next((r for r in analysis.rows if not any(v.maps for v in r.verdicts.values())), None)
     if bad is not None:
         note = next(iter(bad.verdicts.values())).note
@@ -156,8 +156,11 @@ def _same_as_model(design, whole, outputs, path: Path) -> None:
     """The host head, the body (the reference) and the host tail, one after the other, give the
     uncut model's outputs on every test sample, or the import stops."""
     from ..core.data import raw_samples
+    from ..core.npz import quantize_input
 
     x, _ = raw_samples(design, "test")
+    if not design.spec["host"]["head"]["file"]:     # the data meet the model's input grid first
+        x = quantize_input(x, design.spec["quant"]["input"])
     expected = whole(x)
     differs = int((expected != outputs).any(axis=1).sum())
     if differs:

@@ -35,9 +35,10 @@ def on_grid(npz: Path, path: Path, frac: int = 4) -> Path:
     return Path(path)
 
 
-def brevitas_jets(path, npz):
+def brevitas_jets(path, npz, input_quantizer: bool = True):
     """16 -> 64 -> 32 -> 32 -> 5 in Brevitas with power-of-two (fixed-point) quantizers and
-    Brevitas' default ROUND activations, trained 150 steps, exported with export_qonnx."""
+    Brevitas' default ROUND activations, trained 150 steps, exported with export_qonnx. Without
+    `input_quantizer` the first QuantLinear reads the float input."""
     import torch
     from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
     from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias
@@ -51,9 +52,12 @@ def brevitas_jets(path, npz):
 
     torch.manual_seed(0)
     widths = [JETS_FEATURES, 64, 32, 32]
-    layers = [QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)]
+    layers = [QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)] if input_quantizer else []
     for a, b in zip(widths, widths[1:]):
-        layers += [QuantLinear(a, b, weight_quant=W4, bias_quant=Int16Bias, return_quant_tensor=True),
+        # a bias quantizer takes its scale from the input's: a float input's layer has no bias
+        # and gives a float output
+        extra = dict(bias_quant=Int16Bias, return_quant_tensor=True) if layers else dict(bias=False)
+        layers += [QuantLinear(a, b, weight_quant=W4, **extra),
                    QuantReLU(act_quant=A4, return_quant_tensor=True)]
     layers.append(QuantLinear(widths[-1], JETS_CLASSES, weight_quant=W4, bias_quant=Int16Bias))
     return train_and_export(torch.nn.Sequential(*layers), npz, path, steps=150, lr=1e-2, batch=128)

@@ -257,9 +257,11 @@ def analyse(model) -> Analysis:
     a.num_classes = int(np.prod(shape_out[1:]))
     state = _graph_state(model, a)
     first = (model.find_consumers(model.graph.input[0].name) or [None])[0]
-    if first is None or first.op_type != "Quant":
-        v = unmapped("the input is not quantized: the model's first node must be a Quant (e.g. Brevitas' QuantIdentity)")
-        a.rows.append(Row(UNQUANTIZED_INPUT, first.op_type if first is not None else "-", "model input", {b: v for b in BACKENDS}))
+    if first is None or first.op_type not in ("Quant", "BipolarQuant"):   # a BipolarQuant is judged as itself
+        v = unmapped("the input is not quantized: `fpgaflow import` declares its grid from the data or --input-bits B "
+                     "--input-int-bits I; or make a Quant (Brevitas' QuantIdentity) the model's first node")
+        a.rows.append(Row(UNQUANTIZED_INPUT, first.op_type if first is not None else "-", "model input",
+                          {b: v for b in BACKENDS}))
     for node in model.graph.node:
         rule = NODE_RULES.get(node.op_type)
         if rule is None:

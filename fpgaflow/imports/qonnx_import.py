@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..frontends.qonnx import host
+from ..frontends.qonnx.input_quant import InsertInputQuant
 from ..frontends.qonnx.model import QONNX_NAME, read_onnx, require_quantized, wrap
 from .qonnx_graph import BACKENDS, analyse
 from .rows import Row, on_host
@@ -34,23 +35,31 @@ def read(path: Path):
     whole = analyse(model)
     exact = {r.node for r in whole.rows if all(v.exact for v in r.verdicts.values())}
     seg = host.find(model, lambda node: node.name in exact)
-    if not (seg.head or seg.tail):
-        return whole, lambda folder: _save(proto, Path(folder) / QONNX_NAME)
-    head, body, tail = host.split(model, seg)
-    ops = {n.name: n.op_type for n in model.graph.node}
-    analysis = _with_host_rows(analyse(body), {key: {"file": name, "nodes": nodes, "ops": [ops[n] for n in nodes]}
-                                               for key, name, nodes in (("head", host.HEAD_FILE, seg.head),
-                                                                        ("tail", host.TAIL_FILE, seg.tail)) if nodes})
-    analysis.data_shape = [int(d) for d in model.get_tensor_shape(model.graph.input[0].name)[1:]]
-    if seg.head:
-        analysis.host["head"]["input_shape"] = analysis.data_shape
-    analysis.whole = host.batched(model)
+    head = body = tail = None
+    analysis = whole
+    if seg.head or seg.tail:
+        head, body, tail = host.split(model, seg)
+        ops = {n.name: n.op_type for n in model.graph.node}
+        analysis = _with_host_rows(analyse(body), {key: {"file": name, "nodes": nodes, "ops": [ops[n] for n in nodes]}
+                                                   for key, name, nodes in (("head", host.HEAD_FILE, seg.head),
+                                                                            ("tail", host.TAIL_FILE, seg.tail)) if nodes})
+        analysis.data_shape = [int(d) for d in model.get_tensor_shape(model.graph.input[0].name)[1:]]
+        if seg.head:
+            analysis.host["head"]["input_shape"] = analysis.data_shape
+        analysis.whole = host.batched(model)
 
     def write(folder: Path) -> Path:
+        """The body (the file as the user wrote it, where nothing was cut or declared), the host segments beside."""
         for key, part in (("head", head), ("tail", tail)):
             if part is not None:
                 _save(part.model, Path(folder) / analysis.host[key]["file"])
-        return _save(body.model, Path(folder) / QONNX_NAME)
+        declared = "origin" in (analysis.input_quant or {})
+        if body is None and not declared:
+            return _save(proto, Path(folder) / QONNX_NAME)
+        part = body if body is not None else model
+        if declared:
+            part = part.transform(InsertInputQuant(analysis.input_quant))
+        return _save(part.model, Path(folder) / QONNX_NAME)
 
     return analysis, write
 

@@ -22,6 +22,8 @@ def scale_text(scale) -> str:
     if len(s) > 1:
         return f"{len(s)} per-channel scales"
     x = float(s[0])
+    if x == 0:
+        return "0"
     return f"2^{int(math.log2(x))}" if is_pow2(x) else (f"1/{1 / x:g}" if x < 1 and float(1 / x).is_integer() else f"{x:g}")
 
 
@@ -64,6 +66,10 @@ class Row:
     op: str
     what: str
     verdicts: dict[str, Verdict]        # backend name -> verdict
+
+    def input_unquantized(self) -> bool:
+        """No quantizer of the model fixes its input (not: a quantizer fpgaflow cannot take)."""
+        return any(r.node == UNQUANTIZED_INPUT for r in self.rows)
 
     def declare_input(self, grid: dict) -> None:
         """An input grid declared for a model whose input no quantizer fixes (input_grid.py)."""
@@ -121,6 +127,10 @@ class Analysis:
             more = f" (and {len(inexact_rows) - 1} more nodes)" if len(inexact_rows) > 1 else ""
             return f"maps, cannot be bit-exact: node '{r.node}' ({r.op}): {r.verdicts[backend].note}{more}"
         return "maps every node; bit-exact possible"
+
+    def input_unquantized(self) -> bool:
+        """No quantizer of the model fixes its input (not: a quantizer fpgaflow cannot take)."""
+        return any(r.node == UNQUANTIZED_INPUT for r in self.rows)
 
     def declare_input(self, grid: dict) -> None:
         """An input grid declared for a model whose input no quantizer fixes (input_grid.py)."""

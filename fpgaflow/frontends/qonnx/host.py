@@ -19,6 +19,7 @@ import numpy as np
 
 from ...core.errors import FpgaflowError
 
+QUANTIZERS = ("Quant", "BipolarQuant")              # where a head ends: the body's input quantizer
 HEAD_FILE, TAIL_FILE = "host_head.qonnx.onnx", "host_tail.qonnx.onnx"
 LAYOUT_OPS = ("Reshape", "Flatten", "Transpose", "Identity")
 ARITHMETIC_OPS = ("Mul", "Add", "Sub", "Div")          # with one constant operand
@@ -52,7 +53,7 @@ def find(model, exact_in_hardware=lambda node: False) -> Segments:
         if len(consumers) != 1:
             break
         node = consumers[0]
-        if node.op_type == "Quant" and seg.head:
+        if node.op_type in QUANTIZERS and seg.head:
             seg.body_input = tensor
             break
         if not _host_node(model, node, HEAD_OPS):
