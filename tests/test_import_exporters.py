@@ -137,3 +137,44 @@ def test_qonnx_mlp_without_input_quantizer_gets_a_quant_on_the_data_grid(space, 
     _ok(run_cli("csim", "jets_bfin", "--backend", "finn", "-n", "200", "--no-progress", build=build, env=env))
     f = json.loads((build / "jets_bfin" / "finn" / "verify.json").read_text())
     assert len(f["stages"]) == 5 and all(s["exact"] == 200 for s in f["stages"])
+
+
+@pytest.mark.slow
+def test_a_softmax_after_the_last_layer_runs_on_the_host(space, jets_npz):
+    """A Softmax appended to the jets MLP: the import moves it (and only it) to a host tail, and
+    head, body and tail in turn equal the whole model on every test sample (checked by import)."""
+    import onnx
+    from onnx import helper
+
+    root, env = space
+    proto = onnx.load(str(examples.brevitas_jets(root / "jets_logits.onnx", jets_npz)))
+    logits = proto.graph.output[0].name
+    proto.graph.node.append(helper.make_node("Softmax", [logits], ["probs"], axis=-1, name="softmax"))
+    proto.graph.output[0].name = "probs"
+    onnx.save(proto, str(root / "jets_softmax.onnx"))
+    r = _ok(run_cli("import", str(root / "jets_softmax.onnx"), "--name", "jets_sm", "--data", str(jets_npz), env=env))
+    assert "-> host tail (Softmax); host head, body and host tail in turn == the whole model on 600/600" in r.stdout
+    spec = yaml.safe_load((root / "designs" / "jets_sm" / "design.yaml").read_text())
+    assert spec["host"] == {"tail": {**spec["host"]["tail"], "ops": ["Softmax"]}} and "head" not in spec["host"]
+    metrics = json.loads((root / "designs" / "jets_sm" / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.5
+
+
+@pytest.mark.slow
+def test_bnn_pynq_cnv_on_three_channel_images_is_exact_in_hls4ml(space):
+    """brevitas_examples' CNV 2w2a (untrained) as exported, on random 32x32 RGB images: its host
+    head (2x - 1) and tail (TensorNorm) run on the host and hls4ml's C-sim equals qonnx. The
+    first model here with more than one input channel: the C-sim is fed channels-last, so
+    hls4ml's input must be channels-last too (it was NCHW behind a Transpose: 0 of 1,000 equal)."""
+    from fpgaflow.imports import bnn_pynq
+
+    root, env = space
+    build = root / "build-cnv"
+    data = bnn_pynq.random_images_npz(root / "random32.npz", n_train=20, n_test=200)
+    model = bnn_pynq.export("cnv_2w2a", root / "cnv_2w2a.onnx")
+    r = _ok(run_cli("import", str(model), "--name", "cnv", "--data", str(data), env=env))
+    assert "runs as: host head (Mul, Sub) -> hardware" in r.stdout and "host tail (Sub, Div, Mul, Add)" in r.stdout
+    _ok(run_cli("hls", "cnv", "--target-fps", "5000", "--no-progress", build=build, env=env))
+    _ok(run_cli("csim", "cnv", "--no-progress", build=build, env=env))
+    v = json.loads((build / "cnv" / "hls4ml" / "verify.json").read_text())
+    assert v["n"] == v["exact"] == v["final"]["exact"] == 200

@@ -33,8 +33,8 @@ INSTEAD = {
     "Sigmoid": "a ReLU followed by a Quant activation",
     "Tanh": "a signed Quant activation (QuantIdentity / QuantHardTanh)",
     "HardTanh": "a signed Quant activation (QuantIdentity)",
-    "Softmax": "nothing: leave it out, the compared output is the logits",
-    "LogSoftmax": "nothing: leave it out, the compared output is the logits",
+    "Softmax": "it at the model's end only, where it runs on the host after the hardware",
+    "LogSoftmax": "it at the model's end only, where it runs on the host after the hardware",
     "BipolarQuant": "a 2-bit or wider Quant (fpgaflow's layers take 2..16 bits)",
 }
 

@@ -8,6 +8,9 @@ For a target of C cycles per frame (clock / frames per second):
   (SetFolding raises SIMD first and can overshoot by a divisor step);
 - an MVAU whose weights would need a stream wider than FINN's ap_int limit (8,191 bits)
   keeps them in the layer (mem_mode internal_embedded) instead of streaming them;
+- while the DSP estimate is over budget on a Xilinx part (`finn.mvau: auto`), finn-rtllib's
+  MVAUs (products on DSPs only) become fpgaflow's (FINN's HLS MVAU in the model, its products
+  in LUTs), most DSPs freed per LUT first, as long as the LUTs stay within budget;
 - while the LUT estimate is over budget, MVAUs move their products to DSPs (resType dsp),
   most LUTs saved per DSP first, as long as the DSPs stay within budget.
 The result is checked against FINN's own estimates (LUT, BRAM_18K, URAM, DSP; FINN does not
@@ -109,11 +112,57 @@ def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
     return model, fit
 
 
+def as_portable_mvau(node) -> None:
+    """An MVAU_rtl node made FINN's HLS MVAU with products in LUTs, which fpgaflow's RTL block
+    (rtl/hw/fpgaflow_mvau.sv) takes: same folding and weights, no DSP48."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    node.op_type, node.domain = "MVAU_hls", "finn.custom_op.fpgadataflow.hls"
+    for attr in [a for a in node.attribute if a.name == "pumpedCompute"]:   # MVAU_rtl's own
+        node.attribute.remove(attr)
+    getCustomOp(node).set_nodeattr("resType", "lut")
+
+
+def _off_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
+    """finn-rtllib MVAUs made fpgaflow's while DSPs are over budget and LUTs are not."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    if design.spec["finn"]["mvau"] != "auto":
+        return model, fit
+    # weights too wide for FINN's stream stay in the layer, which the stitched RTL's finn-rtllib
+    # MVAU does not take (it streams them); fpgaflow's reads them from its own memory
+    embedded = [n for n, inst in _mvaus(model) if n.op_type == "MVAU_rtl"
+                and inst.get_nodeattr("mem_mode") == "internal_embedded"]
+    for node in embedded:
+        as_portable_mvau(node)
+    if embedded:
+        fit = estimate(model, design, target_fps, cycles)
+    part = fpgapart(design)
+    while "DSP" in fit.over():
+        best = None
+        for node, inst in _mvaus(model):
+            if node.op_type != "MVAU_rtl":
+                continue
+            trial = copy.deepcopy(node)
+            as_portable_mvau(trial)
+            before, after = inst.node_res_estimation(part), getCustomOp(trial).node_res_estimation(part)
+            freed, luts = before["DSP"] - after["DSP"], after["LUT"] - before["LUT"]
+            if freed > 0 and fit.resources["LUT"] + luts <= fit.budget["LUT"] and (
+                    best is None or freed / max(luts, 1) > best[0]):
+                best = (freed / max(luts, 1), node)
+        if best is None:
+            break
+        as_portable_mvau(best[1])
+        fit = estimate(model, design, target_fps, cycles)
+    return model, fit
+
+
 def fold_for(model, design, target_fps: int):
     """(folded model, Fit) for a target; nothing is checked against the budget here."""
     cycles = cycles_per_frame(design.spec["target"]["clock_ns"], target_fps)
     model = fold_to(model, cycles)
     fit = estimate(model, design, target_fps, cycles)
+    model, fit = _off_dsps(model, design, fit, target_fps, cycles)
     model, fit = _to_dsps(model, design, fit, target_fps, cycles)
     latency = design.spec["target"]["latency_us"]
     if latency is not None:

@@ -15,9 +15,12 @@ def _cleanup(model):
 
 
 def _channels_last(model):
+    """Channels-last throughout, the input too: the C-sim is fed NHWC (flat_hwc), as the
+    hardware streams it (left NCHW, the input's Transpose would reorder a multi-channel image
+    a second time; with one channel both orders are the same)."""
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 
-    return model.transform(ConvertToChannelsLastAndClean())
+    return model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
 
 
 def _gemm_to_matmul(model):

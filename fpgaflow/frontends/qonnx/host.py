@@ -135,8 +135,8 @@ def batched(model, batch: int = 500):
 
 
 def _segment(design, key: str):
-    info = (design.spec.get("host") or {}).get(key)
-    if not info:
+    info = (design.spec.get("host") or {}).get(key) or {}
+    if not info.get("file"):
         return None
     from .model import read_onnx, wrap
 

@@ -20,14 +20,13 @@ class InsertInputQuant(Transformation):
         from onnx import helper
 
         g, name = self.grid, model.graph.input[0].name
-        quantized = model.make_new_valueinfo_name()
+        quantized = "InputQuant_out0"
         for node in model.find_consumers(name) or []:
             node.input[:] = [quantized if i == name else i for i in node.input]
         params = []
-        for what, value in (("scale", g["scale"]), ("zero", 0.0), ("bits", g["bits"])):
-            tensor = model.make_new_valueinfo_name()
-            model.set_initializer(tensor, np.asarray(value, dtype=np.float32))
-            params.append(tensor)
+        for what, value in (("scale", g["scale"]), ("zeropt", 0.0), ("bitwidth", g["bits"])):
+            params.append(f"InputQuant_{what}")
+            model.set_initializer(params[-1], np.asarray(value, dtype=np.float32))
         quant = helper.make_node("Quant", [name, *params], [quantized], domain="qonnx.custom_op.general",
                                  name="InputQuant", signed=int(g["min"] < 0), narrow=0, rounding_mode="ROUND")
         model.graph.node.insert(0, quant)
