@@ -67,24 +67,6 @@ class Row:
     what: str
     verdicts: dict[str, Verdict]        # backend name -> verdict
 
-    def input_unquantized(self) -> bool:
-        """No quantizer of the model fixes its input (not: a quantizer fpgaflow cannot take)."""
-        return any(r.node == UNQUANTIZED_INPUT for r in self.rows)
-
-    def declare_input(self, grid: dict) -> None:
-        """An input grid declared for a model whose input no quantizer fixes (input_grid.py)."""
-        self.input_quant = grid
-        self.rows = [Row(r.node, r.op, f"model input on a declared grid: {grid['origin']}",
-                         {b: maps() for b in self.backends}) if r.node == UNQUANTIZED_INPUT else r for r in self.rows]
-
-    def segments(self) -> str:
-        """Where each part runs, in one line."""
-        parts = [f"host head ({', '.join(self.host['head']['ops'])})"] if "head" in self.host else []
-        parts.append(f"hardware ({len(self.rows) - sum(len(s['nodes']) for s in self.host.values())} nodes)")
-        if "tail" in self.host:
-            parts.append(f"host tail ({', '.join(self.host['tail']['ops'])})")
-        return " -> ".join(parts)
-
     def as_json(self) -> dict:
         return {"node": self.node, "op": self.op, "what": self.what,
                 **{b: {"maps": v.maps, "exact": v.exact, "note": v.note, "host": v.host}

@@ -89,27 +89,39 @@ def estimate(model, design, target_fps: int, cycles: int) -> Fit:
                "FINN estimate", LATENCY_RULE)
 
 
-def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
-    """Move MVAU products from LUTs to DSPs while LUTs are over budget and DSPs are not."""
+def _greedy(model, design, fit: Fit, target_fps: int, cycles: int, over: str, spend: str, movable, move):
+    """While `over` is over budget: `move` the MVAU (of those `movable`) that saves the most of
+    `over` per unit of `spend` it adds, as long as `spend` stays within budget; re-estimated
+    after each move. Each candidate is tried on a copy of its node."""
+    from qonnx.custom_op.registry import getCustomOp
+
     part = fpgapart(design)
-    while "LUT" in fit.over():
+    while over in fit.over():
         best = None
         for node, inst in _mvaus(model):
-            if not node.op_type.endswith("_hls") or inst.get_nodeattr("resType") == "dsp":
+            if not movable(node, inst):
                 continue
-            before, was = inst.node_res_estimation(part), inst.get_nodeattr("resType")
-            inst.set_nodeattr("resType", "dsp")
-            after = inst.node_res_estimation(part)
-            inst.set_nodeattr("resType", was)
-            saved, dsps = before["LUT"] - after["LUT"], after["DSP"] - before["DSP"]
-            if saved > 0 and fit.resources["DSP"] + dsps <= fit.budget["DSP"] and (
-                    best is None or saved / max(dsps, 1) > best[0]):
-                best = (saved / max(dsps, 1), inst)
+            trial = copy.deepcopy(node)
+            move(trial)
+            before, after = inst.node_res_estimation(part), getCustomOp(trial).node_res_estimation(part)
+            saved, cost = before[over] - after[over], after[spend] - before[spend]
+            if saved > 0 and fit.resources[spend] + cost <= fit.budget[spend] and (
+                    best is None or saved / max(cost, 1) > best[0]):
+                best = (saved / max(cost, 1), node)
         if best is None:
             break
-        best[1].set_nodeattr("resType", "dsp")
+        move(best[1])
         fit = estimate(model, design, target_fps, cycles)
     return model, fit
+
+
+def _to_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
+    """Move MVAU products from LUTs to DSPs while LUTs are over budget and DSPs are not."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    return _greedy(model, design, fit, target_fps, cycles, "LUT", "DSP",
+                   lambda node, inst: node.op_type.endswith("_hls") and inst.get_nodeattr("resType") != "dsp",
+                   lambda node: getCustomOp(node).set_nodeattr("resType", "dsp"))
 
 
 def as_portable_mvau(node) -> None:
@@ -124,9 +136,8 @@ def as_portable_mvau(node) -> None:
 
 
 def _off_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
-    """finn-rtllib MVAUs made fpgaflow's while DSPs are over budget and LUTs are not."""
-    from qonnx.custom_op.registry import getCustomOp
-
+    """finn-rtllib MVAUs made fpgaflow's where they cannot serve: weights too wide to stream,
+    then while DSPs are over budget and LUTs are not."""
     if design.spec["finn"]["mvau"] != "auto":
         return model, fit
     # weights too wide for FINN's stream stay in the layer, which the stitched RTL's finn-rtllib
@@ -137,24 +148,8 @@ def _off_dsps(model, design, fit: Fit, target_fps: int, cycles: int):
         as_portable_mvau(node)
     if embedded:
         fit = estimate(model, design, target_fps, cycles)
-    part = fpgapart(design)
-    while "DSP" in fit.over():
-        best = None
-        for node, inst in _mvaus(model):
-            if node.op_type != "MVAU_rtl":
-                continue
-            trial = copy.deepcopy(node)
-            as_portable_mvau(trial)
-            before, after = inst.node_res_estimation(part), getCustomOp(trial).node_res_estimation(part)
-            freed, luts = before["DSP"] - after["DSP"], after["LUT"] - before["LUT"]
-            if freed > 0 and fit.resources["LUT"] + luts <= fit.budget["LUT"] and (
-                    best is None or freed / max(luts, 1) > best[0]):
-                best = (freed / max(luts, 1), node)
-        if best is None:
-            break
-        as_portable_mvau(best[1])
-        fit = estimate(model, design, target_fps, cycles)
-    return model, fit
+    return _greedy(model, design, fit, target_fps, cycles, "DSP", "LUT",
+                   lambda node, inst: node.op_type == "MVAU_rtl", as_portable_mvau)
 
 
 def fold_for(model, design, target_fps: int):
