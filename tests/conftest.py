@@ -80,6 +80,21 @@ def narrow(project, layer, width_delta, int_delta):
     defines.write_text(text)
 
 
+def design_copy(tmp_path, name: str, **changes) -> dict:
+    """designs/<name> copied under tmp_path, its design.yaml's top-level sections replaced by
+    `changes`; the environment that makes the CLI see it."""
+    import shutil
+
+    import yaml
+
+    root = tmp_path / "designs"
+    shutil.copytree(ROOT / "designs" / name, root / name)
+    spec = yaml.safe_load((root / name / "design.yaml").read_text())
+    spec.update(changes)
+    (root / name / "design.yaml").write_text(yaml.safe_dump(spec))
+    return {**os.environ, "FPGAFLOW_DESIGNS": str(root)}
+
+
 def _write_idx(path, array):
     import numpy as np
 

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import design_copy, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -301,54 +301,16 @@ def test_folded_for_a_throughput_and_latency_target(tmp_path):
     assert rtl["frame_latency_cycles"] * m["clock_ns"] <= 60000
 
 
-def _lenet_copy(tmp_path, **changes):
-    """lenet's design folder copied, its design.yaml changed by `changes` (top-level sections)."""
-    import os
-    import shutil
-
-    import yaml
-    from conftest import ROOT
-
-    root = tmp_path / "designs"
-    shutil.copytree(ROOT / "designs" / "lenet", root / "lenet")
-    spec = yaml.safe_load((root / "lenet" / "design.yaml").read_text())
-    spec.update(changes)
-    (root / "lenet" / "design.yaml").write_text(yaml.safe_dump(spec))
-    return {**os.environ, "FPGAFLOW_DESIGNS": str(root)}
-
-
 def test_rtl_build_over_the_dsp_budget_says_what_would_fit(tmp_path):
     """With finn-rtllib's MVAUs only (`finn.mvau: finn-rtllib`; they multiply on DSPs only), a
     target whose DSPs are over budget is refused naming the fastest that fits and the HLS
     alternative."""
-    env = _lenet_copy(tmp_path, finn={"mvau": "finn-rtllib"})
+    env = design_copy(tmp_path, "lenet", finn={"mvau": "finn-rtllib"})
     r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "250000", "--no-progress", build=tmp_path,
                 env=env)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "DSP" in r.stderr and "the fastest target that fits is" in r.stderr and "finn: {layers: hls}" in r.stderr
     assert not (tmp_path / "lenet").exists()
-
-
-@pytest.mark.slow
-def test_where_the_dsps_run_out_the_folding_takes_fpgaflows_mvau_and_the_rtl_is_exact(tmp_path):
-    """`finn.mvau: auto` on the Xilinx part, 250,000 frames/s, a DSP budget of 10 %: fc1's
-    weights are too wide for FINN's stream (finn-rtllib's RTL MVAU streams them), so it is
-    fpgaflow's MVAU; conv2's 200 DSPs are still over the budget, so it moves to fpgaflow's too
-    (LUTs); conv1 and fc2 stay finn-rtllib's. The mixed RTL equals Brevitas at FINN's cycles."""
-    env = _lenet_copy(tmp_path, budget={"DSP": 0.1})
-    r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "250000", "--no-progress", build=tmp_path,
-                env=env)
-    assert r.returncode == 0, r.stdout + r.stderr
-    folder = tmp_path / "lenet" / "finn"
-    fit = json.loads((folder / "fpgaflow-finn.json").read_text())["fit"]
-    assert fit["resources"]["DSP"] <= fit["budget"]["DSP"] < 200 and fit["resources"]["LUT"] <= fit["budget"]["LUT"]
-    r = run_cli("csim", "lenet", "--backend", "finn", "-n", "20", "--rtl", "--no-progress", build=tmp_path, env=env)
-    assert r.returncode == 0, r.stdout + r.stderr
-    v = json.loads((folder / "verify.json").read_text())
-    assert all(s["exact"] == 20 for s in v["stages"]) and v["stage"] == "rtl"
-    impl = [l["implementation"] for l in v["stages"][-1]["layers"] if l["op_type"].startswith("MVAU")]
-    assert sorted(impl) == ["finn-rtllib"] * 2 + ["fpgaflow hw/fpgaflow_mvau.sv"] * 2, impl
-    assert v["stages"][-1]["cycles_per_frame"] == 800
 
 
 @pytest.mark.parametrize("args, needles", [
@@ -365,7 +327,7 @@ def test_infeasible_targets_are_one_line_and_leave_nothing(tmp_path, args, needl
 
 
 def test_a_target_over_budget_names_the_resource_and_the_fastest_that_fits(tmp_path):
-    env = _lenet_copy(tmp_path, budget={"LUT": 0.2, "DSP": 0.1})
+    env = design_copy(tmp_path, "lenet", budget={"LUT": 0.2, "DSP": 0.1})
     r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "200000", "--no-progress",
                 build=tmp_path / "b", env=env)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -23,6 +23,7 @@ from ..core.hashing import sha256
 from ..core.spec import NAME_RE, Design, designs_root, validate
 from . import FORMATS
 from .input_grid import declare
+from .rows import UNQUANTIZED_INPUT
 
 
 def detect(path: Path) -> str:
@@ -103,6 +104,8 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
         raise FpgaflowError(f"model file not found: {path}")
     fmt = FORMATS[detect(path)]
     analysis, write = getattr(import_module(fmt.read.split(":")[0]), fmt.read.split(":")[1])(path)
+    # the model first: an unquantized input may still get a grid from the data (below)
+    _refuse_unmapped(analysis, path, but=UNQUANTIZED_INPUT if fmt.declares_input else None)
     dataset, samples = _dataset(data_path, final, analysis)
     if analysis.input_unquantized() and fmt.declares_input:
         analysis.declare_input(declare(samples, input_bits, input_int_bits, data))
@@ -110,10 +113,7 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
         raise FpgaflowError(f"--input-bits/--input-int-bits: {path.name} quantizes its input itself (its grid is used)"
                             if not analysis.input_unquantized() else
                             f"--input-bits/--input-int-bits: {fmt.name} models take no declared input grid")
-    bad = next((r for r in analysis.rows if not any(v.maps for v in r.verdicts.values())), None)
-    if bad is not None:
-        note = next(iter(bad.verdicts.values())).note
-        raise FpgaflowError(f"{path}: node '{bad.node}' ({bad.op}) maps to no backend: {note}")
+    _refuse_unmapped(analysis, path)
     with atomic_dir(final) as tmp:
         model_file = write(tmp)
         spec = _spec(name, fmt, path, sha256(model_file), dataset, analysis, description)
@@ -150,6 +150,14 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
     for b in analysis.backends:
         log(f"  {b}: {analysis.summary(b)}")
     return final
+
+
+def _refuse_unmapped(analysis, path: Path, but: str | None = None) -> None:
+    """One line naming the first node no backend maps (the row `but` left for later)."""
+    bad = next((r for r in analysis.rows if r.node != but and not any(v.maps for v in r.verdicts.values())), None)
+    if bad is not None:
+        note = next(iter(bad.verdicts.values())).note
+        raise FpgaflowError(f"{path}: node '{bad.node}' ({bad.op}) maps to no backend: {note}")
 
 
 def _same_as_model(design, whole, outputs, path: Path) -> None:
