@@ -113,7 +113,9 @@ def main(out: str) -> None:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     npz = jets_npz(folder / "jets.npz")
-    for made in (npz, brevitas_jets(folder / "jets.qonnx.onnx", npz), qkeras_jets(folder / "jets_qkeras.h5", npz)):
+    grid = on_grid(npz, folder / "jets_grid.npz")
+    for made in (npz, brevitas_jets(folder / "jets.qonnx.onnx", npz), qkeras_jets(folder / "jets_qkeras.h5", npz),
+                 grid, qkeras_jets(folder / "jets_qkeras_float_in.h5", grid, input_quantizer=False)):
         print(f"wrote {made}")
 
 
