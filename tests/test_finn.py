@@ -408,18 +408,7 @@ def test_yosys_per_rtl_layer_next_to_finns_estimate(built_finn, tmp_path):
 def test_hls_layers_build_keeps_fused_thresholds_and_lut_products(tmp_path):
     """finn: {layers: hls} is the former build: MVAUs with fused thresholds (HLS only), whose
     products can be LUTs, so 250,000 frames/s fits; bit-exact; nothing stitched, csim --rtl says so."""
-    import os
-    import shutil
-
-    import yaml
-    from conftest import ROOT
-
-    root = tmp_path / "designs"
-    shutil.copytree(ROOT / "designs" / "lenet", root / "lenet")
-    spec = yaml.safe_load((root / "lenet" / "design.yaml").read_text())
-    spec["finn"] = {"layers": "hls"}
-    (root / "lenet" / "design.yaml").write_text(yaml.safe_dump(spec))
-    env = {**os.environ, "FPGAFLOW_DESIGNS": str(root)}
+    env = design_copy(tmp_path, "lenet", finn={"layers": "hls"})
     r = run_cli("hls", "lenet", "--backend", "finn", "--target-fps", "250000", "--no-progress", build=tmp_path / "b",
                 env=env)
     assert r.returncode == 0, r.stdout + r.stderr

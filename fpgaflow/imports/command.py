@@ -37,20 +37,19 @@ def detect(path: Path) -> str:
     raise FpgaflowError(f"{path}: not a model file fpgaflow imports (known: {known}: QONNX or a QKeras model)")
 
 
-def _dataset(data: Path, folder: Path, analysis) -> tuple[dict, np.ndarray]:
+def _dataset(data: Path, folder: Path, analysis) -> tuple[dict, list[np.ndarray]]:
     """The dataset entry, after checking the data against the model (shapes, labels): one .npz,
-    or a folder of MNIST-format IDX files (pixel / 255, as torchvision's ToTensor reads them)."""
+    or a folder of MNIST-format IDX files (pixel / 255, as torchvision's ToTensor reads them);
+    and the samples of both splits."""
     from ..core.data import PIXEL_DIVISOR, idx_samples
-    from ..core.npz import load_npz_split
+    from ..core.npz import as_labels, load_npz_split
 
     shape = analysis.data_shape or analysis.input_shape
     entry, samples = {"name": data.stem, "format": "idx" if data.is_dir() else "npz"}, []
     for split in ("train", "test"):
         if data.is_dir():
             x, labels = idx_samples(data, split, shape, PIXEL_DIVISOR)
-            if len(labels) and labels.max() >= analysis.num_classes:
-                raise FpgaflowError(f"--data {data}: labels 0..{labels.max()}, the model has {analysis.num_classes} "
-                                    f"outputs")
+            as_labels(labels, len(x), analysis.num_classes, f"{data} {split} labels")
         else:
             x, _ = load_npz_split(data, split, shape, analysis.num_classes)
         samples.append(x)
@@ -59,8 +58,7 @@ def _dataset(data: Path, folder: Path, analysis) -> tuple[dict, np.ndarray]:
     root = designs_root().parent
     absolute = data.resolve()
     path = os.path.relpath(absolute, folder) if absolute.is_relative_to(root) else str(absolute)
-    return ({**entry, "path": path, "input_shape": analysis.input_shape, "num_classes": analysis.num_classes},
-            np.concatenate(samples))
+    return {**entry, "path": path, "input_shape": analysis.input_shape, "num_classes": analysis.num_classes}, samples
 
 
 def _spec(name: str, fmt, path: Path, digest: str, dataset: dict, analysis, description: str | None) -> dict:
@@ -108,7 +106,7 @@ def import_model(model: str, name: str, data: str, force: bool = False, descript
     _refuse_unmapped(analysis, path, but=UNQUANTIZED_INPUT if fmt.declares_input else None)
     dataset, samples = _dataset(data_path, final, analysis)
     if analysis.input_unquantized() and fmt.declares_input:
-        analysis.declare_input(declare(samples, input_bits, input_int_bits, data))
+        analysis.declare_input(declare(np.concatenate(samples), input_bits, input_int_bits, data))
     elif input_bits is not None or input_int_bits is not None:
         raise FpgaflowError(f"--input-bits/--input-int-bits: {path.name} quantizes its input itself (its grid is used)"
                             if not analysis.input_unquantized() else
