@@ -422,19 +422,21 @@ def test_hls_layers_build_keeps_fused_thresholds_and_lut_products(tmp_path):
     assert r.returncode == 2 and "no stitched RTL" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_lenet_w2a2_rtl_with_fpgaflow_mvau_equals_brevitas(tmp_path):
+def test_lenet_w2a2_rtl_with_fpgaflow_blocks_equals_brevitas(tmp_path):
     """2-bit weights and inputs: finn-plus' RTL MVAU takes 4..8 bits, so every MVAU is HLS;
-    fpgaflow's portable MVAU block takes them and the whole accelerator is stitched RTL,
-    bit-exact, at FINN's estimated cycles per frame."""
-    r = run_cli("hls", "lenet_w2a2", "--backend", "finn", "--no-progress", build=tmp_path)
+    fpgaflow's portable MVAU block takes them. Built for an ECP5, the window generators are
+    fpgaflow's too (double-buffered frames instead of finn-rtllib's line buffer): the whole
+    accelerator is stitched RTL, bit-exact, at FINN's estimated cycles per frame."""
+    r = run_cli("hls", "lenet_w2a2", "--backend", "finn", "--part", "LFE5U-85F-6BG381C", "--no-progress", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     r = run_cli("csim", "lenet_w2a2", "--backend", "finn", "-n", "100", "--rtl", "--no-progress", build=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     v = json.loads((tmp_path / "lenet_w2a2" / "finn" / "verify.json").read_text())
     assert [s["stage"] for s in v["stages"]][-1] == "rtl" and all(s["exact"] == s["n"] == 100 for s in v["stages"])
     rtl = v["stages"][-1]
-    mvaus = [l for l in rtl["layers"] if l["op_type"] == "MVAU_hls"]
-    assert len(mvaus) == 4 and all(l["implementation"] == "fpgaflow hw/fpgaflow_mvau.sv" for l in mvaus)
+    own = {l["op_type"]: l["implementation"] for l in rtl["layers"] if l["op_type"] in ("MVAU_hls", "ConvolutionInputGenerator_rtl")}
+    assert own == {"MVAU_hls": "fpgaflow hw/fpgaflow_mvau.sv", "ConvolutionInputGenerator_rtl": "fpgaflow hw/fpgaflow_swg.sv"}
+    assert sum(l["op_type"] == "ConvolutionInputGenerator_rtl" for l in rtl["layers"]) == 4
     assert rtl["cycles_per_frame"] == rtl["estimate"]["cycles_per_frame"]
 
 

@@ -55,6 +55,72 @@ def test_sum_pool_block_equals_numpy(tmp_path, signed, shift):
     assert r["beats"] == [x.size // pe, x.size // pe // k2]
 
 
+def _windows(x, k, s, d, folds, depthwise):
+    """numpy's im2col of frames x (n, H, W, folds, SIMD) in FINN's window generator's order."""
+    n, ih, iw = x.shape[:3]
+    oh, ow = (ih - d[0] * (k[0] - 1) - 1) // s[0] + 1, (iw - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    rows = np.arange(oh)[:, None] * s[0] + np.arange(k[0])[None] * d[0]          # (oh, kh)
+    cols = np.arange(ow)[:, None] * s[1] + np.arange(k[1])[None] * d[1]          # (ow, kw)
+    w = x[:, rows[:, None, :, None], cols[None, :, None, :]]                    # (n, oh, ow, kh, kw, folds, simd)
+    if depthwise:
+        w = w.transpose(0, 1, 2, 5, 3, 4, 6)
+    return (oh, ow), w.reshape(-1, x.shape[-1])
+
+
+# a conv's window (3x3, 2 channel folds, non-square), a pooling's (2x2 stride 2, depthwise, a
+# row left over), a dilated one, and a depthwise 3x3 stride 2 with 3 folds
+@pytest.mark.parametrize("ifm, k, s, d, folds, depthwise", [
+    ((5, 6), (3, 3), (1, 1), (1, 1), 2, False), ((5, 4), (2, 2), (2, 2), (1, 1), 3, True),
+    ((6, 6), (2, 3), (1, 2), (2, 1), 1, False), ((7, 7), (3, 3), (2, 2), (1, 1), 3, True)])
+def test_swg_block_equals_numpy(tmp_path, ifm, k, s, d, folds, depthwise):
+    """fpgaflow_swg's windows in FINN's order (standard and depthwise), frames back to back, with
+    gaps in the input and back-pressure on the output."""
+    from types import SimpleNamespace
+
+    from qonnx.core.datatype import DataType
+
+    simd, bits, n = 2, 3, 4
+    x = np.random.default_rng(6).integers(0, 2 ** bits, size=(n, *ifm, folds, simd))
+    ofm, want = _windows(x, k, s, d, folds, depthwise)
+    attrs = {"SIMD": simd, "IFMChannels": folds * simd, "IFMDim": list(ifm), "OFMDim": list(ofm),
+             "ConvKernelDim": list(k), "Stride": list(s), "Dilation": list(d), "depthwise": int(depthwise),
+             "parallel_window": 0, "M": 1}
+    inst = SimpleNamespace(get_nodeattr=attrs.__getitem__, get_input_datatype=lambda i=0: DataType[f"UINT{bits}"])
+    assert blocks.swg_takes(inst)
+    layer = blocks._swg(inst, SimpleNamespace(name="swg", op_type="ConvolutionInputGenerator_rtl"), tmp_path, None)
+    width = (simd * bits + 7) // 8 * 8
+    s_in = stitch.Stream(0, "x", width, simd, bits, False, ifm[0] * ifm[1] * folds, "nhwc")
+    s_out = stitch.Stream(1, "y", width, simd, bits, False, len(want) // n, "nhwc")
+    r = _run(tmp_path, layer, s_in, s_out, x.reshape(n, -1))
+    assert not r["deadlock"] and np.array_equal(r["out"], want)
+
+
+# lenet's first window (5x5 on one 8-bit channel), a pooling's (2x2 stride 2, an odd row and
+# column left over), a 3x3 on a 3-wide row (the buffer's smallest), a 1-row kernel (no buffer)
+@pytest.mark.parametrize("ifm, k, s, simd, bits", [((9, 8), (5, 5), (1, 1), 1, 8), ((7, 9), (2, 2), (2, 2), 3, 2),
+                                                   ((4, 3), (3, 3), (1, 1), 2, 3), ((3, 6), (1, 3), (1, 2), 2, 4)])
+def test_swg_parallel_block_equals_numpy(tmp_path, ifm, k, s, simd, bits):
+    """fpgaflow_swg_parallel: a whole window per beat, lanes (K_H, K_W, SIMD), frames back to back,
+    with gaps in the input and back-pressure on the output."""
+    from types import SimpleNamespace
+
+    from qonnx.core.datatype import DataType
+
+    n = 4
+    x = np.random.default_rng(7).integers(0, 2 ** bits, size=(n, *ifm, 1, simd))
+    ofm, want = _windows(x, k, s, (1, 1), 1, False)
+    attrs = {"SIMD": simd, "IFMChannels": simd, "IFMDim": list(ifm), "OFMDim": list(ofm), "ConvKernelDim": list(k),
+             "Stride": list(s), "Dilation": [1, 1], "depthwise": 0, "parallel_window": 1, "M": 1}
+    inst = SimpleNamespace(get_nodeattr=attrs.__getitem__, get_input_datatype=lambda i=0: DataType[f"UINT{bits}"])
+    assert blocks.swg_takes(inst)
+    layer = blocks._swg(inst, SimpleNamespace(name="swg", op_type="ConvolutionInputGenerator_rtl"), tmp_path, None)
+    lanes = k[0] * k[1] * simd
+    s_in = stitch.Stream(0, "x", (simd * bits + 7) // 8 * 8, simd, bits, False, ifm[0] * ifm[1], "nhwc")
+    s_out = stitch.Stream(1, "y", (lanes * bits + 7) // 8 * 8, lanes, bits, False, ofm[0] * ofm[1], "nhwc")
+    r = _run(tmp_path, layer, s_in, s_out, x.reshape(n, -1))
+    assert not r["deadlock"] and np.array_equal(r["out"], want.reshape(-1, lanes))
+
+
 # the products: shifted sums over the weight's bits (2, 4), over the input's (2 x 6), a `*` (6 x 5);
 # the adder tree: no stage (SIMD 1), one (4), two (6: 6 -> 2 -> 1, 12: 12 -> 3 -> 1)
 @pytest.mark.parametrize("in_signed, in_bits, w_bits, simd", [(False, 2, 2, 4), (True, 3, 4, 12), (False, 2, 6, 6),

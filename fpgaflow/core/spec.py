@@ -156,6 +156,9 @@ SCHEMA = {
         # the RTL build's MVAU: finn-rtllib (finn-plus' RTL MVU: 4-8-bit operands, Xilinx DSPs), fpgaflow
         # (portable, LUT products; 2-bit layers get it anyway), auto: fpgaflow on Lattice parts
         "mvau": leaf(str, "auto", choices=["auto", "finn-rtllib", "fpgaflow"]),
+        # the window generator (one SIMD group per beat): finn-rtllib's, fpgaflow's (registered control,
+        # double-buffered frames), auto: fpgaflow on Lattice parts; a parallel window stays finn-rtllib's
+        "swg": leaf(str, "auto", choices=["auto", "finn-rtllib", "fpgaflow"]),
     },
     "budget": leaf(dict, {}),
 }

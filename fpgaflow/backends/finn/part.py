@@ -5,7 +5,8 @@ stand-in parts.yaml names (finn_part), while budgets stay in the design part's o
 The MVAU (`finn.mvau`): finn-rtllib's (finn-plus picks its RTL MVU where the operands are 4-8
 bits; it instantiates Xilinx DSP48 and LUT6_2 primitives) or fpgaflow's portable one
 (rtl/hw/fpgaflow_mvau.sv: behavioural products, LUTs for narrow ones). `auto`: fpgaflow's on a
-Lattice part (nothing else maps there), finn-rtllib's on a Xilinx part.
+Lattice part (nothing else maps there), finn-rtllib's on a Xilinx part. The window generator
+(`finn.swg`) likewise: fpgaflow's (rtl/hw/fpgaflow_swg.sv) on a Lattice part by default.
 """
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ def mvau(design) -> str:
     if choice == "auto":
         return "fpgaflow" if is_lattice(design.spec["target"]["part"]) else "finn-rtllib"
     return choice
+
+
+def own_rtl(design) -> frozenset:
+    """The finn-plus RTL op types whose nodes fpgaflow's blocks take instead (rtl/blocks.py TAKES):
+    the window generator where `finn.swg` asks for it."""
+    choice = design.spec["finn"]["swg"]
+    if choice == "auto":
+        choice = "fpgaflow" if is_lattice(design.spec["target"]["part"]) else "finn-rtllib"
+    return frozenset({"ConvolutionInputGenerator_rtl"}) if choice == "fpgaflow" else frozenset()
 
 
 def set_node_attr(op_type: str, attr: str, value):

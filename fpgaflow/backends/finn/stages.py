@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .folding import fold, write_estimates
-from .part import fpgapart
+from .part import fpgapart, own_rtl
 from .passes import apply, branches, finn_onnx_passes, hw_passes, streamline_passes, stream_passes
 
 
@@ -97,7 +97,8 @@ def _stitch(state: BuildState) -> None:
 
     target, root = state.design.spec["target"], state.root / "rtl"
     try:
-        state.fifo_depths = fifo_sizing.size(state.dataflow, root, fpgapart(state.design), target["clock_ns"])
+        state.fifo_depths = fifo_sizing.size(state.dataflow, root, fpgapart(state.design), target["clock_ns"],
+                                              own=own_rtl(state.design))
     except FpgaflowError as e:
         shutil.rmtree(root, ignore_errors=True)
         state.no_rtl = str(e)

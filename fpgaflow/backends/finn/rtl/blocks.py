@@ -149,6 +149,49 @@ def _vvau(inst, node, root: Path, model) -> Layer:
                    "WEIGHT_FILE": _weight_file(root, node.name, tiles, wdt.bitwidth())})
 
 
+def swg_loops(ifm, ofm, kernel, stride, dilation, folds: int, depthwise: bool) -> list[tuple[int, int]]:
+    """fpgaflow_swg's read order as five nested loops over a frame of (H, W, folds) words,
+    innermost first: (iterations, address step when this loop advances and the inner ones wrap)."""
+    (_, iw), (oh, ow), (kh, kw), (sh, sw), (dh, dw) = ifm, ofm, kernel, stride, dilation
+    fold, kx, ky = (folds, 1), (kw, dw * folds), (kh, dh * iw * folds)
+    ox, oy = (ow, sw * folds), (oh, sh * iw * folds)
+    loops, wrapped = [], 0
+    for n, stride_words in ([kx, ky, fold, ox, oy] if depthwise else [fold, kx, ky, ox, oy]):
+        loops.append((n, stride_words - wrapped))
+        wrapped += (n - 1) * stride_words
+    return loops
+
+
+def swg_takes(inst) -> bool:
+    """fpgaflow_swg takes one SIMD group per beat; fpgaflow_swg_parallel a whole window per beat
+    where a word holds every channel, undilated, on rows of at least 3 words (its buffer's read
+    and delayed write then never meet); finn-rtllib's keeps the rest."""
+    if inst.get_nodeattr("M") != 1:
+        return False
+    if not inst.get_nodeattr("parallel_window"):
+        return True
+    return (inst.get_nodeattr("SIMD") == inst.get_nodeattr("IFMChannels") and
+            list(inst.get_nodeattr("Dilation")) == [1, 1] and inst.get_nodeattr("IFMDim")[1] >= 3)
+
+
+def _swg(inst, node, root: Path, model) -> Layer:
+    """FINN's RTL window generator (its control bounds the clock on ECP5, docs/pnr.md): fpgaflow_swg,
+    or fpgaflow_swg_parallel for a parallel window."""
+    simd, channels = inst.get_nodeattr("SIMD"), inst.get_nodeattr("IFMChannels")
+    ifm, bits = inst.get_nodeattr("IFMDim"), inst.get_input_datatype(0).bitwidth()
+    if inst.get_nodeattr("parallel_window"):
+        (kh, kw), (sh, sw) = inst.get_nodeattr("ConvKernelDim"), inst.get_nodeattr("Stride")
+        return _block(node, "fpgaflow_swg_parallel", root, {"SIMD": simd, "BITS": bits, "IFM_H": ifm[0],
+                      "IFM_W": ifm[1], "K_H": kh, "K_W": kw, "S_H": sh, "S_W": sw})
+    loops = swg_loops(ifm, inst.get_nodeattr("OFMDim"), inst.get_nodeattr("ConvKernelDim"),
+                      inst.get_nodeattr("Stride"), inst.get_nodeattr("Dilation"), channels // simd,
+                      bool(inst.get_nodeattr("depthwise")))
+    params = {"SIMD": simd, "BITS": bits, "FRAME": ifm[0] * ifm[1] * channels // simd}
+    params.update({f"N{i}": n for i, (n, _) in enumerate(loops)})
+    params.update({f"INC{i}": inc for i, (_, inc) in enumerate(loops)})
+    return _block(node, "fpgaflow_swg", root, params)
+
+
 def _integer_operands(inst, node):
     """The input and weight datatypes of an MVAU or VVAU, where both are integers (not bipolar)."""
     idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
@@ -169,4 +212,6 @@ def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int) -> str:
 # FINN op type -> the fpgaflow block that takes it
 BLOCKS = {"Pool_hls": _pool, "MVAU_hls": _mvau, "VVAU_hls": _vvau, "ElementwiseAdd_hls": _elementwise_add,
           "GlobalAccPool_hls": _global_acc_pool, "DuplicateStreams_hls": _duplicate_streams,
-          "StreamingConcat_hls": _concat}
+          "StreamingConcat_hls": _concat, "ConvolutionInputGenerator_rtl": _swg}
+# finn-plus RTL op type -> whether fpgaflow's block takes this node (where the design asks for it)
+TAKES = {"ConvolutionInputGenerator_rtl": swg_takes}

@@ -71,11 +71,12 @@ def apply_depths(model, depths: dict, part: str, clock_ns: float) -> None:
             inst.generate_hdl(model, part, clock_ns)
 
 
-def size(model, root: Path, part: str, clock_ns: float, log=lambda m: None) -> dict:
-    """Stitch, measure, set the depths, stitch again: rtl/ then holds the sized design."""
-    stitch.write(model, root)
+def size(model, root: Path, part: str, clock_ns: float, log=lambda m: None, own: frozenset = frozenset()) -> dict:
+    """Stitch, measure, set the depths, stitch again: rtl/ then holds the sized design (`own`:
+    stitch.layers')."""
+    stitch.write(model, root, own)
     record = measure(root, log=log)
     shutil.rmtree(root / "obj_gauges", ignore_errors=True)
     apply_depths(model, record["depths"], part, clock_ns)
-    stitch.write(model, root)
+    stitch.write(model, root, own)
     return record

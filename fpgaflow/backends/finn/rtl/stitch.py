@@ -123,15 +123,18 @@ def _inputs(node, model) -> list[str]:
     return [t for t in node.input if model.get_initializer(t) is None]
 
 
-def layers(model, root: Path) -> list[Layer]:
+def layers(model, root: Path, own: frozenset = frozenset()) -> list[Layer]:
+    """`own`: finn-plus RTL op types whose nodes fpgaflow's blocks take where they can (blocks.TAKES)."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from .blocks import BLOCKS
+    from .blocks import BLOCKS, TAKES
 
     result = []
     for node in model.graph.node:
         inst = getCustomOp(node)
-        if node.op_type.endswith("_rtl"):
+        if node.op_type in own and TAKES[node.op_type](inst):
+            layer = BLOCKS[node.op_type](inst, node, root, model)
+        elif node.op_type.endswith("_rtl"):
             layer = _finn_rtl(inst, node, root)
         elif node.op_type in BLOCKS:
             layer = BLOCKS[node.op_type](inst, node, root, model)
@@ -230,10 +233,10 @@ def header(streams: list[Stream], layers: list[Layer]) -> str:
             f"{{ assign(t->s{streams[0].index}_tdata, w, n); }}\n")
 
 
-def write(model, root: Path) -> dict:
+def write(model, root: Path, own: frozenset = frozenset()) -> dict:
     """Write rtl/ for the accelerator `model` (after PrepareIP); returns rtl.json's content."""
     root.mkdir(parents=True, exist_ok=True)
-    return write_design(root, layers(model, root), streams(model))
+    return write_design(root, layers(model, root, own), streams(model))
 
 
 def write_design(root: Path, lay: list[Layer], st: list[Stream]) -> dict:
