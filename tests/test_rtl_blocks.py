@@ -121,6 +121,25 @@ def test_swg_parallel_block_equals_numpy(tmp_path, ifm, k, s, simd, bits):
     assert not r["deadlock"] and np.array_equal(r["out"], want.reshape(-1, lanes))
 
 
+@pytest.mark.parametrize("in_bits, out_bits", [(4, 10), (10, 4), (6, 9), (9, 6)])
+def test_dwc_block_equals_numpy(tmp_path, in_bits, out_bits):
+    """The bits in order through widths neither of which divides the other, frames back to back,
+    with gaps in the input and back-pressure on the output; one beat a cycle when nothing stalls."""
+    import math
+    from types import SimpleNamespace
+
+    n, total = 5, 3 * in_bits * out_bits // math.gcd(in_bits, out_bits)
+    bits = np.random.default_rng(8).integers(0, 2, size=(n, total))
+    inst = SimpleNamespace(get_nodeattr={"inWidth": in_bits, "outWidth": out_bits}.__getitem__)
+    assert blocks.dwc_takes(inst)
+    layer = blocks._dwc(inst, SimpleNamespace(name="dwc", op_type="StreamingDataWidthConverter_rtl"), tmp_path, None)
+    s_in = stitch.Stream(0, "x", (in_bits + 7) // 8 * 8, in_bits, 1, False, total // in_bits, "nhwc")
+    s_out = stitch.Stream(1, "y", (out_bits + 7) // 8 * 8, out_bits, 1, False, total // out_bits, "nhwc")
+    r = _run(tmp_path, layer, s_in, s_out, bits)
+    assert not r["deadlock"] and np.array_equal(r["out"].reshape(n, total), bits)
+    assert not blocks.dwc_takes(SimpleNamespace(get_nodeattr={"inWidth": 4, "outWidth": 12}.__getitem__))
+
+
 # the products: shifted sums over the weight's bits (2, 4), over the input's (2 x 6), a `*` (6 x 5);
 # the adder tree: no stage (SIMD 1), one (4), two (6: 6 -> 2 -> 1, 12: 12 -> 3 -> 1)
 @pytest.mark.parametrize("in_signed, in_bits, w_bits, simd", [(False, 2, 2, 4), (True, 3, 4, 12), (False, 2, 6, 6),

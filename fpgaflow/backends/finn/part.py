@@ -26,12 +26,14 @@ def mvau(design) -> str:
 
 
 def own_rtl(design) -> frozenset:
-    """The finn-plus RTL op types whose nodes fpgaflow's blocks take instead (rtl/blocks.py TAKES):
-    the window generator where `finn.swg` asks for it."""
+    """The finn-plus RTL op types whose nodes fpgaflow's blocks take instead where they can
+    (rtl/blocks.py TAKES): the width converter always (where finn-rtllib's loses cycles), the
+    window generator where `finn.swg` asks for it."""
     choice = design.spec["finn"]["swg"]
     if choice == "auto":
         choice = "fpgaflow" if is_lattice(design.spec["target"]["part"]) else "finn-rtllib"
-    return frozenset({"ConvolutionInputGenerator_rtl"}) if choice == "fpgaflow" else frozenset()
+    swg = {"ConvolutionInputGenerator_rtl"} if choice == "fpgaflow" else set()
+    return frozenset({"StreamingDataWidthConverter_rtl", *swg})
 
 
 def set_node_attr(op_type: str, attr: str, value):

@@ -192,6 +192,17 @@ def _swg(inst, node, root: Path, model) -> Layer:
     return _block(node, "fpgaflow_swg", root, params)
 
 
+def dwc_takes(inst) -> bool:
+    """fpgaflow_dwc where neither width divides the other (finn-rtllib's then loses cycles)."""
+    i, o = inst.get_nodeattr("inWidth"), inst.get_nodeattr("outWidth")
+    return i % o != 0 and o % i != 0
+
+
+def _dwc(inst, node, root: Path, model) -> Layer:
+    i, o = inst.get_nodeattr("inWidth"), inst.get_nodeattr("outWidth")
+    return _block(node, "fpgaflow_dwc", root, {"IN_BITS": i, "OUT_BITS": o, "G": math.gcd(i, o)})
+
+
 def _integer_operands(inst, node):
     """The input and weight datatypes of an MVAU or VVAU, where both are integers (not bipolar)."""
     idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
@@ -212,6 +223,7 @@ def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int) -> str:
 # FINN op type -> the fpgaflow block that takes it
 BLOCKS = {"Pool_hls": _pool, "MVAU_hls": _mvau, "VVAU_hls": _vvau, "ElementwiseAdd_hls": _elementwise_add,
           "GlobalAccPool_hls": _global_acc_pool, "DuplicateStreams_hls": _duplicate_streams,
-          "StreamingConcat_hls": _concat, "ConvolutionInputGenerator_rtl": _swg}
-# finn-plus RTL op type -> whether fpgaflow's block takes this node (where the design asks for it)
-TAKES = {"ConvolutionInputGenerator_rtl": swg_takes}
+          "StreamingConcat_hls": _concat, "ConvolutionInputGenerator_rtl": _swg,
+          "StreamingDataWidthConverter_rtl": _dwc}
+# finn-plus RTL op type -> whether fpgaflow's block takes this node (where part.own_rtl asks for it)
+TAKES = {"ConvolutionInputGenerator_rtl": swg_takes, "StreamingDataWidthConverter_rtl": dwc_takes}
