@@ -54,6 +54,12 @@ module fpgaflow_mvau #(
 	localparam int unsigned  FAN_IN = 4;                        // terms an adder-tree stage sums (a power of 4)
 	localparam int unsigned  LEVELS = ($clog2(SIMD) + 1) / 2;   // the tree's stages: ceil(log4(SIMD))
 	localparam int unsigned  DEPTH = 3 + LEVELS;                // stages before the accumulator
+	// output FIFO entries: a step that ends a fold is issued only with an entry reserved for its
+	// sum, so the pipeline never stops and no register waits on the output's ready (a stall
+	// enable from out0_V_TREADY to every pipeline register, and the input's ready through it,
+	// ran lenet_w2a2's 1,000-bit fc input at 47.7 MHz on an ECP5). DEPTH + 2 entries let a fold
+	// end every cycle (SF = 1).
+	localparam int unsigned  OUT_DEPTH = DEPTH + 2;
 
 	tile_t  Weights[NF*SF];
 	initial  $readmemh(WEIGHT_FILE, Weights);
@@ -65,21 +71,18 @@ module fpgaflow_mvau #(
 	step_t  S[DEPTH];                      // the step in each stage: operands read (0), registered (1), products (2), tree
 	tile_t  W1, W2;
 	beat_t  X1, X2;
+	logic  Keep1 = 0;                      // stage 1's beat is the input's, to be kept in Vector[Sf1]
+	logic [$clog2(SF+1)-1:0]  Sf1 = 0;
 	acc_t  Acc[PE];
-	acc_t  Out[PE];
-	logic  OValid = 0;
+	logic [$clog2(OUT_DEPTH+1)-1:0]  Reserved = 0;   // FIFO entries held or promised to steps in flight
 
-	// the pipeline moves unless the step leaving the tree ends a fold while the output beat is still held
-	wire step_t  last_step = S[DEPTH-1];
-	wire  advance = !(last_step.valid && last_step.last && OValid && !out0_V_TREADY);
 	wire  need_input = Nf == 0;    // output fold 0 reads the stream, later folds the kept vector
-	wire  take = advance && (!need_input || in0_V_TVALID);
-	assign	in0_V_TREADY = advance && need_input;
-	assign	out0_V_TVALID = OValid;
-	always_comb begin
-		out0_V_TDATA = '0;
-		for(int unsigned  p = 0; p < PE; p++)  out0_V_TDATA[p*OUT_BITS +: OUT_BITS] = Out[p][OUT_BITS-1:0];
-	end
+	wire  ends_fold = Sf == SF-1;
+	wire  can = !ends_fold || Reserved < OUT_DEPTH;
+	wire  take = can && (!need_input || in0_V_TVALID);
+	assign	in0_V_TREADY = can && need_input;
+	// the beat kept one cycle late: with one step per fold (SF = 1) the next fold reads it at once
+	wire beat_t  kept = SF == 1 && Keep1? X1 : Vector[Sf];
 
 	// the products of stage 2's operands
 	logic signed [P_BITS-1:0]  Prod[PE][SIMD];
@@ -95,9 +98,8 @@ module fpgaflow_mvau #(
 	// (ceil(SIMD / FAN_IN^l) terms at level l), each node a register of its own
 	acc_t  Prod0[PE][SIMD];
 	always_ff @(posedge ap_clk) begin
-		if(advance)
-			for(int unsigned  p = 0; p < PE; p++)
-				for(int unsigned  s = 0; s < SIMD; s++)  Prod0[p][s] <= acc_t'(Prod[p][s]);
+		for(int unsigned  p = 0; p < PE; p++)
+			for(int unsigned  s = 0; s < SIMD; s++)  Prod0[p][s] <= acc_t'(Prod[p][s]);
 	end
 	acc_t  Dot[PE];   // the tree's root: the step's sum per output lane
 	if(LEVELS == 0) begin : gen_no_tree
@@ -119,12 +121,10 @@ module fpgaflow_mvau #(
 				for(genvar  j = 0; j < OUT_TERMS; j++) begin : gen_node
 					acc_t  R;
 					always_ff @(posedge ap_clk) begin
-						if(advance) begin
-							automatic acc_t  t = 0;
-							for(int unsigned  k = 0; k < FAN_IN; k++)
-								if(j*FAN_IN + k < IN_TERMS)  t += In[p][j*FAN_IN + k];
-							R <= t;
-						end
+						automatic acc_t  t = 0;
+						for(int unsigned  k = 0; k < FAN_IN; k++)
+							if(j*FAN_IN + k < IN_TERMS)  t += In[p][j*FAN_IN + k];
+						R <= t;
 					end
 					assign  Sum[p][j] = R;
 				end : gen_node
@@ -133,43 +133,65 @@ module fpgaflow_mvau #(
 		always_comb  for(int unsigned  p = 0; p < PE; p++)  Dot[p] = gen_level[LEVELS-1].Sum[p][0];
 	end : gen_tree
 
+	// the output FIFO: the sums of finished folds, in order
+	typedef logic [PE*OUT_BITS-1:0]  out_t;
+	out_t  Q[OUT_DEPTH];
+	logic [$clog2(OUT_DEPTH)-1:0]  QWr = 0, QRd = 0;
+	logic [$clog2(OUT_DEPTH+1)-1:0]  QCount = 0;
+	assign	out0_V_TVALID = QCount != 0;
+	wire  pop = out0_V_TVALID && out0_V_TREADY;
+	always_comb begin
+		out0_V_TDATA = '0;
+		out0_V_TDATA[PE*OUT_BITS-1:0] = Q[QRd];
+	end
+
+	// the operands, every cycle (a step is valid where S says so)
+	always_ff @(posedge ap_clk) begin
+		X1 <= need_input? beat_t'(in0_V_TDATA) : kept;
+		W1 <= Weights[Wa];
+		Sf1 <= Sf;
+		if(Keep1)  Vector[Sf1] <= X1;
+		W2 <= W1;
+		X2 <= X1;
+	end
+
+	wire step_t  last_step = S[DEPTH-1];
 	always_ff @(posedge ap_clk) begin
 		if(!ap_rst_n) begin
 			Nf <= 0;  Sf <= 0;  Wa <= 0;
 			for(int unsigned  d = 0; d < DEPTH; d++)  S[d] <= '0;
-			OValid <= 0;
+			Keep1 <= 0;
+			Reserved <= 0;
+			QWr <= 0;  QRd <= 0;  QCount <= 0;
 		end
 		else begin
-			if(out0_V_TREADY)  OValid <= 0;
-			if(advance) begin
-				// the accumulator takes the step leaving the tree
-				if(last_step.valid) begin
-					automatic acc_t  a[PE];
-					for(int unsigned  p = 0; p < PE; p++)  a[p] = (last_step.first? acc_t'(0) : Acc[p]) + Dot[p];
-					Acc <= a;
-					if(last_step.last) begin
-						Out <= a;
-						OValid <= 1;
-					end
+			automatic logic  push = last_step.valid && last_step.last;
+			// the accumulator takes the step leaving the tree; a fold's sum goes to the FIFO
+			if(last_step.valid) begin
+				automatic acc_t  a[PE];
+				automatic out_t  o;
+				for(int unsigned  p = 0; p < PE; p++) begin
+					a[p] = (last_step.first? acc_t'(0) : Acc[p]) + Dot[p];
+					o[p*OUT_BITS +: OUT_BITS] = a[p][OUT_BITS-1:0];
 				end
-				for(int unsigned  d = 1; d < DEPTH; d++)  S[d] <= S[d-1];
-				// stage 1: the operands again, in the fabric
-				W2 <= W1;
-				X2 <= X1;
-				// stage 0: the next step's operands
-				S[0] <= '{valid: take, first: Sf == 0, last: Sf == SF-1};
-				if(take) begin
-					automatic beat_t  x = need_input? beat_t'(in0_V_TDATA) : Vector[Sf];
-					if(need_input)  Vector[Sf] <= x;
-					X1 <= x;
-					W1 <= Weights[Wa];
-					Wa <= Wa == NF*SF-1? 0 : Wa + 1;
-					if(Sf == SF-1) begin
-						Sf <= 0;
-						Nf <= Nf == NF-1? 0 : Nf + 1;
-					end
-					else  Sf <= Sf + 1;
+				Acc <= a;
+				if(push)  Q[QWr] <= o;
+			end
+			if(push)  QWr <= QWr == OUT_DEPTH-1? 0 : QWr + 1;
+			if(pop)  QRd <= QRd == OUT_DEPTH-1? 0 : QRd + 1;
+			QCount <= QCount + push - pop;
+			Reserved <= Reserved + (take && ends_fold) - pop;
+
+			for(int unsigned  d = 1; d < DEPTH; d++)  S[d] <= S[d-1];
+			S[0] <= '{valid: take, first: Sf == 0, last: ends_fold};
+			Keep1 <= take && need_input;
+			if(take) begin
+				Wa <= Wa == NF*SF-1? 0 : Wa + 1;
+				if(ends_fold) begin
+					Sf <= 0;
+					Nf <= Nf == NF-1? 0 : Nf + 1;
 				end
+				else  Sf <= Sf + 1;
 			end
 		end
 	end
