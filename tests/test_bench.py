@@ -83,4 +83,10 @@ def test_bench_over_designs_both_and_one_backend_take(bench_all):
             assert fastest["fps"] >= fastest["target_fps"] > 10000 and fastest["latency_us"] > 0, (name, backend)
             assert all(fastest["resources"][r] <= fastest["budget"][r] for r in fastest["budget"]), (name, backend)
         assert set(row["fpga"]) == ({"hls4ml"} if name == "lenet_qkeras" else {"hls4ml", "finn"}), name
+    # FINN's fastest folding built and simulated: its latency is the RTL's, FINN's sum kept beside it
+    finn = data["designs"]["lenet"]["fpga"]["finn"]
+    rtl = finn["rtl"]
+    assert rtl["exact"] == rtl["n"] == 20 and finn["latency_us"] == rtl["latency_us"] < finn["latency_us_estimate"]
+    assert rtl["fps"] >= finn["target_fps"] and rtl["source"].startswith("verilator")
+    assert "RTL-measured" in r.stdout
     assert r.stdout.count(": inference") == len(data["designs"])

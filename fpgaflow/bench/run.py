@@ -185,16 +185,22 @@ def inference_tables(data: dict) -> str:
 
 
 def fpga_lines(data: dict) -> str:
-    """Per design and backend: the fastest folding that fits the part, as estimated."""
-    lines = ["fastest folding that fits the part (estimates):"]
+    """Per design and backend: the fastest folding that fits the part, as estimated (FINN's measured
+    in RTL simulation too)."""
+    lines = ["fastest folding that fits the part (estimates; FINN's RTL-measured where it ran):"]
     for name, row in data["designs"].items():
         for backend, f in (row.get("fpga") or {}).items():
             if f.get("target_fps") is None:
                 lines.append(f"  {name} {backend}: {f.get('note')}")
                 continue
             res = ", ".join(f"{k} {v:,}" for k, v in f["resources"].items() if v is not None)
-            lines.append(f"  {name} {backend}: {f['fps']:,.0f} frames/s, latency {f['latency_us']} us, {res} "
-                         f"(bottleneck {f['bottleneck']}; {f['source'].split(' (')[0]})")
+            rtl = f.get("rtl") or {}
+            latency = (f"latency {f['latency_us']} us RTL-measured ({rtl['cycles_per_frame']} cycles/frame, "
+                       f"{rtl['exact']}/{rtl['n']} exact; FINN's estimate {f['latency_us_estimate']} us)"
+                       if "latency_us_estimate" in f else f"latency {f['latency_us']} us")
+            lines.append(f"  {name} {backend}: {f['fps']:,.0f} frames/s, {latency}, {res} "
+                         f"(bottleneck {f['bottleneck']}; {f['source'].split(' (')[0]})"
+                         + (f"; RTL {rtl['note']}" if "note" in rtl else ""))
     return "\n".join(lines)
 
 
