@@ -141,13 +141,18 @@ def test_dwc_block_equals_numpy(tmp_path, in_bits, out_bits):
 
 
 # the products: shifted sums over the weight's bits (2, 4), over the input's (2 x 6), a `*` (6 x 5);
-# the adder tree: no stage (SIMD 1), one (4), two (6: 6 -> 2 -> 1, 12: 12 -> 3 -> 1)
-@pytest.mark.parametrize("in_signed, in_bits, w_bits, simd", [(False, 2, 2, 4), (True, 3, 4, 12), (False, 2, 6, 6),
-                                                              (True, 6, 5, 1)])
-def test_mvau_block_equals_numpy(tmp_path, in_signed, in_bits, w_bits, simd):
+# the adder tree: no stage (SIMD 1), one (4), two (6: 6 -> 2 -> 1, 12: 12 -> 3 -> 1); the weights
+# in one bank, or in banks of 4 (9 tiles: the last bank holds 1) and of 2 (18 tiles: all full)
+@pytest.mark.parametrize("in_signed, in_bits, w_bits, simd, bank", [
+    (False, 2, 2, 4, None), (True, 3, 4, 12, None), (False, 2, 6, 6, None), (True, 6, 5, 1, None),
+    (False, 2, 2, 4, 4), (True, 6, 5, 2, 2)])
+def test_mvau_block_equals_numpy(tmp_path, monkeypatch, in_signed, in_bits, w_bits, simd, bank):
     """x W over folded vectors (3 output folds, so the kept vector is replayed), the extremes
     included, with gaps in the input and back-pressure on the output."""
     from types import SimpleNamespace
+
+    if bank:
+        monkeypatch.setattr(blocks, "bank_depth", lambda bits: bank)
 
     from qonnx.core.datatype import DataType
 
@@ -168,6 +173,8 @@ def test_mvau_block_equals_numpy(tmp_path, in_signed, in_bits, w_bits, simd):
     node = SimpleNamespace(name="mvau", op_type="MVAU_hls", input=["x", "w"])
     model = SimpleNamespace(get_initializer=lambda name: w.astype(np.float32))
     layer = blocks._mvau(inst, node, tmp_path, model)
+    tiles = mw // simd * mh // pe
+    assert len(list(tmp_path.glob("src/layers/mvau/weights_*.dat"))) == (-(-tiles // bank) if bank else 1)
     s_in = stitch.Stream(0, "x", (simd * in_bits + 7) // 8 * 8, simd, in_bits, in_signed, mw // simd, "nhwc")
     s_out = stitch.Stream(1, "y", (pe * out_bits + 7) // 8 * 8, pe, out_bits, True, mh // pe, "nhwc")
     r = _run(tmp_path, layer, s_in, s_out, x)

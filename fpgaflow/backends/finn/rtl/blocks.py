@@ -126,8 +126,7 @@ def _mvau(inst, node, root: Path, model) -> Layer:
     return _block(node, "fpgaflow_mvau", root, uses=("fpgaflow_product",), params=
                   {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "IN_BITS": idt.bitwidth(), "IN_SIGNED": int(idt.signed()),
                    "W_BITS": wdt.bitwidth(), "W_SIGNED": int(wdt.signed()),
-                   "OUT_BITS": inst.get_output_datatype(0).bitwidth(),
-                   "WEIGHT_FILE": _weight_file(root, node.name, tiles, wdt.bitwidth())})
+                   "OUT_BITS": inst.get_output_datatype(0).bitwidth(), **_weight_banks(root, node.name, tiles, wdt.bitwidth())})
 
 
 def _vvau(inst, node, root: Path, model) -> Layer:
@@ -218,6 +217,25 @@ def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int) -> str:
     layer_dir.mkdir(parents=True, exist_ok=True)
     (layer_dir / "weights.dat").write_text("\n".join(format(pack(t, bits), "x") for t in tiles) + "\n")
     return f'"{rel(root, layer_dir / "weights.dat")}"'
+
+
+def bank_depth(tile_bits: int) -> int:
+    """The tiles one ECP5 block RAM (DP16KD: 16,384 x 1 .. 2,048 x 9) holds at once in depth, for
+    tiles of tile_bits: a wider tile is sliced across 2,048 x 9 RAMs, none cascaded in depth."""
+    return next(depth for width, depth in ((1, 16384), (2, 8192), (4, 4096)) if tile_bits <= width) \
+        if tile_bits <= 4 else 2048
+
+
+def _weight_banks(root: Path, name: str, tiles: np.ndarray, bits: int) -> dict:
+    """fpgaflow_mvau's weights: banks of bank_depth tiles, bank k in weights_<k>.dat of the
+    layer's folder, one packed hex line a tile; the parameters that name them."""
+    layer_dir = root / "src" / "layers" / name
+    layer_dir.mkdir(parents=True, exist_ok=True)
+    depth = bank_depth(tiles.shape[1] * bits)
+    for k in range(0, len(tiles), depth):
+        lines = (format(pack(t, bits), "x") for t in tiles[k:k + depth])
+        (layer_dir / f"weights_{k // depth}.dat").write_text("\n".join(lines) + "\n")
+    return {"WEIGHT_FILES": f'"{rel(root, layer_dir / "weights_")}"', "BANK_DEPTH": depth}
 
 
 # FINN op type -> the fpgaflow block that takes it

@@ -70,6 +70,10 @@ def pnr(design, build_dir, part: str | None, progress: bool = True) -> int:
     cp = r["critical_path"]
     if cp:
         print(f"  slowest path: {cp['from']} -> {cp['to']}, {cp['ns']} ns ({cp['routing_ns']} ns of it routing)")
+    pin = r.get("pin_path")
+    if pin:
+        print(f"  slowest pin path (pins where nextpnr put them, unconstrained): {pin['from']} -> {pin['to']}, "
+              f"{pin['ns']} ns ({pin['routing_ns']} ns of it routing)")
     s = r["seconds"]
     print(f"  Yosys {s['yosys']} s, nextpnr {s['nextpnr']} s, ecppack {s['ecppack']} s; bitstream "
           f"{folder / r['bitstream']['file']} ({r['bitstream']['bytes']:,} bytes)")

@@ -213,6 +213,7 @@ def _report(folder: Path, tmp: Path, part: str, clock_ns: float, seconds: dict) 
     r["fmax_mhz"] = clk
     r["timing_met"] = clk["achieved_mhz"] >= clk["target_mhz"]
     r["critical_path"] = _critical_path(nextpnr)
+    r["pin_path"] = _critical_path(nextpnr, pins=True)
     r["yosys_cells"] = json.loads((tmp / "stat.json").read_text())["design"]["num_cells_by_type"]
     bit = tmp / "fpgaflow.bit"
     r["bitstream"] = {"file": f"rtl/pnr/{bit.name}", "bytes": bit.stat().st_size}
@@ -222,9 +223,12 @@ def _report(folder: Path, tmp: Path, part: str, clock_ns: float, seconds: dict) 
     return r
 
 
-def _critical_path(nextpnr: dict) -> dict | None:
-    """The slowest path's start, end and delay (nextpnr's report lists one per clock pair)."""
-    paths = nextpnr.get("critical_paths") or []
+def _critical_path(nextpnr: dict, pins: bool = False) -> dict | None:
+    """The slowest register-to-register path of the clock (it sets Fmax), or with `pins` the
+    slowest path from or to a pin (nextpnr's `<async>`: the pins are unconstrained and placed
+    where nextpnr chose, so a board's would differ); start, end, delay and its routing share."""
+    paths = [p for p in nextpnr.get("critical_paths") or []
+             if ("<async>" in (p.get("from"), p.get("to"))) == pins]
     if not paths:
         return None
     worst = max(paths, key=lambda p: sum(s.get("delay", 0) for s in p.get("path", [])))

@@ -9,14 +9,20 @@
 // lanes (IN_BITS, element sf*SIMD + s in lane s of beat sf). Output: MH/PE beats of PE lanes
 // (OUT_BITS, channel nf*PE + p in lane p of beat nf). Lanes packed LSB first, the streams
 // padded to whole bytes (FINN's packing). The vector is kept for the later output folds.
-// WEIGHT_FILE: one hex line per (nf, sf), nf major, PE*SIMD weights of W_BITS packed with
-// lane p*SIMD + s = W[sf*SIMD + s][nf*PE + p]. One (nf, sf) tile per cycle: MW/SIMD * MH/PE
-// cycles per vector, as FINN estimates its MVAU. Pipelined so that neither the weight memory
-// nor the products nor a wide sum sets the clock: (1) the tile is read from memory (a block
-// RAM's own read register) with its input beat, (2) both are registered again in the fabric (a
-// block RAM's output is slow: 5.6 ns on ECP5), (3) the products (fpgaflow_product: LUTs for
-// narrow operands), (4 ..) an adder tree summing FAN_IN terms a stage (a sum of SIMD = 100
-// products in one cycle ran lenet_w2a2 at 55.7 MHz on an LFE5U-85F), then the accumulator.
+// WEIGHT_FILES: the tiles, one hex line per (nf, sf), nf major, PE*SIMD weights of W_BITS
+// packed with lane p*SIMD + s = W[sf*SIMD + s][nf*PE + p], in banks of BANK_DEPTH tiles, bank k
+// in the file {WEIGHT_FILES}{k}.dat. A memory deeper than a block RAM is a cascade of them with
+// a multiplexer after their (slow, unregistered) outputs: lenet_w2a2's 20,000-tile fc1 ran at
+// 80.0 MHz on an ECP5, its slowest path that multiplexer. Banked, each bank is as deep as one
+// block RAM of the tile's width holds (blocks.bank_depth), its output registered in the fabric
+// before the banks are multiplexed: one stage more where there is more than one bank.
+// One (nf, sf) tile per cycle: MW/SIMD * MH/PE cycles per vector, as FINN estimates its MVAU.
+// Pipelined so that neither the weight memory nor the products nor a wide sum sets the clock:
+// (1) the tile is read from memory (a block RAM's own read register) with its input beat, (2)
+// both are registered again in the fabric (a block RAM's output is slow: 5.6 ns on ECP5), (3)
+// the products (fpgaflow_product: LUTs for narrow operands), (4 ..) an adder tree summing FAN_IN
+// terms a stage (a sum of SIMD = 100 products in one cycle ran lenet_w2a2 at 55.7 MHz on an
+// LFE5U-85F), then the accumulator.
 module fpgaflow_mvau #(
 	parameter int unsigned  MW = 8,
 	parameter int unsigned  MH = 4,
@@ -27,7 +33,8 @@ module fpgaflow_mvau #(
 	parameter int unsigned  W_BITS = 2,
 	parameter bit  W_SIGNED = 1,
 	parameter int unsigned  OUT_BITS = 8,
-	parameter  WEIGHT_FILE = "",
+	parameter  WEIGHT_FILES = "",
+	parameter int unsigned  BANK_DEPTH = 2048,
 	localparam int unsigned  P_BITS = IN_BITS + W_BITS + 1,              // fpgaflow_product's width
 	localparam int unsigned  ACC_BITS = P_BITS + $clog2(MW) + 1,         // any sum of MW products
 	localparam int unsigned  SF = MW/SIMD,
@@ -53,7 +60,10 @@ module fpgaflow_mvau #(
 
 	localparam int unsigned  FAN_IN = 4;                        // terms an adder-tree stage sums (a power of 4)
 	localparam int unsigned  LEVELS = ($clog2(SIMD) + 1) / 2;   // the tree's stages: ceil(log4(SIMD))
-	localparam int unsigned  DEPTH = 3 + LEVELS;                // stages before the accumulator
+	localparam int unsigned  TILES = NF*SF;
+	localparam int unsigned  BANKS = (TILES + BANK_DEPTH - 1) / BANK_DEPTH;
+	localparam int unsigned  BANKED = BANKS > 1;                // the banks' registered outputs: a stage
+	localparam int unsigned  DEPTH = 3 + BANKED + LEVELS;       // stages before the accumulator
 	// output FIFO entries: a step that ends a fold is issued only with an entry reserved for its
 	// sum, so the pipeline never stops and no register waits on the output's ready (a stall
 	// enable from out0_V_TREADY to every pipeline register, and the input's ready through it,
@@ -61,15 +71,15 @@ module fpgaflow_mvau #(
 	// end every cycle (SF = 1).
 	localparam int unsigned  OUT_DEPTH = DEPTH + 2;
 
-	tile_t  Weights[NF*SF];
-	initial  $readmemh(WEIGHT_FILE, Weights);
 	beat_t  Vector[SF];            // the input vector, kept for output folds 1 .. NF-1
 
 	logic [$clog2(NF+1)-1:0]  Nf = 0;
 	logic [$clog2(SF+1)-1:0]  Sf = 0;
-	logic [$clog2(NF*SF+1)-1:0]  Wa = 0;   // the tile's address, Nf*SF + Sf (tiles are stored in step order)
-	step_t  S[DEPTH];                      // the step in each stage: operands read (0), registered (1), products (2), tree
-	tile_t  W1, W2;
+	// the tile's address, Nf*SF + Sf (tiles are stored in step order), as bank and offset
+	logic [$clog2(BANKS+1)-1:0]  WBank = 0;
+	logic [$clog2(BANK_DEPTH)-1:0]  WOff = 0;   // BANK_DEPTH: a power of two
+	step_t  S[DEPTH];                      // the step in each stage: operands read (0), registered (1 ..), products, tree
+	tile_t  W2;                            // the tile beside X2
 	beat_t  X1, X2;
 	logic  Keep1 = 0;                      // stage 1's beat is the input's, to be kept in Vector[Sf1]
 	logic [$clog2(SF+1)-1:0]  Sf1 = 0;
@@ -146,19 +156,42 @@ module fpgaflow_mvau #(
 	end
 
 	// the operands, every cycle (a step is valid where S says so)
+	// each bank's read (a block RAM's output); packed: an unpacked array of registers is a memory
+	// to Yosys, and a ROM read into one is not a block RAM's registered read
+	tile_t [BANKS-1:0]  W1;
+	for(genvar  k = 0; k < BANKS; k++) begin : gen_bank
+		localparam int unsigned  ENTRIES = k < BANKS-1? BANK_DEPTH : TILES - (BANKS-1)*BANK_DEPTH;
+		// the address as wide as the bank: no read past its end
+		localparam int unsigned  AW = ENTRIES > 1? $clog2(ENTRIES) : 1;
+		tile_t  Weights[ENTRIES];
+		initial  $readmemh($sformatf("%s%0d.dat", WEIGHT_FILES, k), Weights);
+		always_ff @(posedge ap_clk)  W1[k] <= Weights[WOff[AW-1:0]];
+	end : gen_bank
 	always_ff @(posedge ap_clk) begin
 		X1 <= need_input? beat_t'(in0_V_TDATA) : kept;
-		W1 <= Weights[Wa];
 		Sf1 <= Sf;
 		if(Keep1)  Vector[Sf1] <= X1;
-		W2 <= W1;
-		X2 <= X1;
 	end
+	if(BANKED) begin : gen_banked
+		tile_t [BANKS-1:0]  WB;            // the banks' reads registered in the fabric
+		beat_t  XB;
+		logic [$clog2(BANKS+1)-1:0]  Bank1, BankB;
+		always_ff @(posedge ap_clk) begin
+			Bank1 <= WBank;
+			WB <= W1;  XB <= X1;  BankB <= Bank1;
+			W2 <= WB[BankB];  X2 <= XB;
+		end
+	end : gen_banked
+	else begin : gen_one_bank
+		always_ff @(posedge ap_clk) begin
+			W2 <= W1[0];  X2 <= X1;
+		end
+	end : gen_one_bank
 
 	wire step_t  last_step = S[DEPTH-1];
 	always_ff @(posedge ap_clk) begin
 		if(!ap_rst_n) begin
-			Nf <= 0;  Sf <= 0;  Wa <= 0;
+			Nf <= 0;  Sf <= 0;  WBank <= 0;  WOff <= 0;
 			for(int unsigned  d = 0; d < DEPTH; d++)  S[d] <= '0;
 			Keep1 <= 0;
 			Reserved <= 0;
@@ -186,7 +219,13 @@ module fpgaflow_mvau #(
 			S[0] <= '{valid: take, first: Sf == 0, last: ends_fold};
 			Keep1 <= take && need_input;
 			if(take) begin
-				Wa <= Wa == NF*SF-1? 0 : Wa + 1;
+				if(ends_fold && Nf == NF-1) begin
+					WBank <= 0;  WOff <= 0;
+				end
+				else if(WOff == BANK_DEPTH-1) begin
+					WBank <= WBank + 1;  WOff <= 0;
+				end
+				else  WOff <= WOff + 1;
 				if(ends_fold) begin
 					Sf <= 0;
 					Nf <= Nf == NF-1? 0 : Nf + 1;

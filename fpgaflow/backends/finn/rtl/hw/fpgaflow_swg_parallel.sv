@@ -11,6 +11,13 @@
 // emitted with the input word that completes it (row and column past the kernel, on the
 // stride); frames follow each other without a gap (the rows of the previous frame left in the
 // buffer are never emitted). One input word per cycle while the output is taken.
+//
+// Finished windows go through a queue of Q_DEPTH entries: a word is taken only with an entry
+// reserved for the window it may finish, so the window's registers never wait on the output's
+// ready and the input's ready is a register (as in fpgaflow_mvau, where an enable from the
+// output's ready over lenet_w2a2's 1,000-bit fc1 vector ran it at 47.7 MHz on an ECP5; here
+// lenet_w2a2's conv2 window is 1,000 bits). Three entries: a window taken at cycle t is queued
+// at t+1 and can leave at t+2, so a window a cycle needs three in flight.
 module fpgaflow_swg_parallel #(
 	parameter int unsigned  SIMD = 1,
 	parameter int unsigned  BITS = 8,
@@ -56,10 +63,17 @@ module fpgaflow_swg_parallel #(
 	logic  XLast = IFM_W == 1, YLast = IFM_H == 1;
 	logic  ColEnd = COL_ENDS[0], RowEnd = ROW_ENDS[0];
 
-	logic  OValid = 0;
-	assign	in0_V_TREADY = !OValid || out0_V_TREADY;
-	wire  take = in0_V_TVALID && in0_V_TREADY;
-	assign	out0_V_TVALID = OValid;
+	localparam int unsigned  Q_DEPTH = 3;
+	logic  InReady = 1;                                  // Reserved < Q_DEPTH, registered
+	logic [1:0]  Reserved = 0;                           // windows taken that the output has not taken
+	logic  Done = 0;                                     // the last word taken finished a window
+	assign	in0_V_TREADY = InReady;
+	wire  take = in0_V_TVALID && InReady;
+	typedef logic [K_H*K_W*MW-1:0]  lanes_t;
+	lanes_t  Q[Q_DEPTH];
+	logic [1:0]  QWr = 0, QRd = 0, QCount = 0;
+	assign	out0_V_TVALID = QCount != 0;
+	wire  pop = out0_V_TVALID && out0_V_TREADY;
 
 	column_t  Window[K_W];          // Window[0]: the newest column
 	word_t  in_word;
@@ -103,12 +117,14 @@ module fpgaflow_swg_parallel #(
 			X <= 0;  XNext <= 1 % IFM_W;  Y <= 0;
 			XLast <= IFM_W == 1;  YLast <= IFM_H == 1;
 			ColEnd <= COL_ENDS[0];  RowEnd <= ROW_ENDS[0];
-			OValid <= 0;
+			InReady <= 1;  Reserved <= 0;  Done <= 0;
 		end
 		else begin
-			if(out0_V_TREADY)  OValid <= 0;
+			automatic logic [1:0]  r = Reserved + (take && ColEnd && RowEnd) - pop;
+			Reserved <= r;
+			InReady <= r < Q_DEPTH;
+			Done <= take && ColEnd && RowEnd;
 			if(take) begin
-				OValid <= ColEnd && RowEnd;
 				X <= XNext;
 				XNext <= XNext == IFM_W-1? 0 : XNext + 1;
 				XLast <= XNext == IFM_W-1;
@@ -123,11 +139,28 @@ module fpgaflow_swg_parallel #(
 	end
 
 	// lane (kh*K_W + kw)*SIMD + s: row kh from the top of the window, column kw from its left
+	lanes_t  finished;
 	always_comb begin
-		out0_V_TDATA = '0;
 		for(int unsigned  kh = 0; kh < K_H; kh++)
 			for(int unsigned  kw = 0; kw < K_W; kw++)
-				out0_V_TDATA[(kh*K_W + kw)*MW +: MW] = Window[K_W-1-kw][(K_H-1-kh)*MW +: MW];
+				finished[(kh*K_W + kw)*MW +: MW] = Window[K_W-1-kw][(K_H-1-kh)*MW +: MW];
+	end
+
+	// the queue of finished windows
+	always_ff @(posedge ap_clk) begin
+		if(Done)  Q[QWr] <= finished;
+		if(!ap_rst_n) begin
+			QWr <= 0;  QRd <= 0;  QCount <= 0;
+		end
+		else begin
+			if(Done)  QWr <= QWr == Q_DEPTH-1? 0 : QWr + 1;
+			if(pop)  QRd <= QRd == Q_DEPTH-1? 0 : QRd + 1;
+			QCount <= QCount + Done - pop;
+		end
+	end
+	always_comb begin
+		out0_V_TDATA = '0;
+		out0_V_TDATA[K_H*K_W*MW-1:0] = Q[QRd];
 	end
 
 endmodule : fpgaflow_swg_parallel
