@@ -211,31 +211,27 @@ def _integer_operands(inst, node):
     return idt, wdt
 
 
-def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int) -> str:
-    """The tiles, one packed hex line each, in the layer's folder; its path as a parameter."""
+def _weight_file(root: Path, name: str, tiles: np.ndarray, bits: int, file: str = "weights.dat") -> str:
+    """The tiles, one packed hex line each, in `file` of the layer's folder; its path as a parameter."""
     layer_dir = root / "src" / "layers" / name
     layer_dir.mkdir(parents=True, exist_ok=True)
-    (layer_dir / "weights.dat").write_text("\n".join(format(pack(t, bits), "x") for t in tiles) + "\n")
-    return f'"{rel(root, layer_dir / "weights.dat")}"'
+    (layer_dir / file).write_text("\n".join(format(pack(t, bits), "x") for t in tiles) + "\n")
+    return f'"{rel(root, layer_dir / file)}"'
 
 
 def bank_depth(tile_bits: int) -> int:
     """The tiles one ECP5 block RAM (DP16KD: 16,384 x 1 .. 2,048 x 9) holds at once in depth, for
     tiles of tile_bits: a wider tile is sliced across 2,048 x 9 RAMs, none cascaded in depth."""
-    return next(depth for width, depth in ((1, 16384), (2, 8192), (4, 4096)) if tile_bits <= width) \
-        if tile_bits <= 4 else 2048
+    return next((depth for width, depth in ((1, 16384), (2, 8192), (4, 4096)) if tile_bits <= width), 2048)
 
 
 def _weight_banks(root: Path, name: str, tiles: np.ndarray, bits: int) -> dict:
     """fpgaflow_mvau's weights: banks of bank_depth tiles, bank k in weights_<k>.dat of the
-    layer's folder, one packed hex line a tile; the parameters that name them."""
-    layer_dir = root / "src" / "layers" / name
-    layer_dir.mkdir(parents=True, exist_ok=True)
+    layer's folder; the parameters that name them."""
     depth = bank_depth(tiles.shape[1] * bits)
     for k in range(0, len(tiles), depth):
-        lines = (format(pack(t, bits), "x") for t in tiles[k:k + depth])
-        (layer_dir / f"weights_{k // depth}.dat").write_text("\n".join(lines) + "\n")
-    return {"WEIGHT_FILES": f'"{rel(root, layer_dir / "weights_")}"', "BANK_DEPTH": depth}
+        _weight_file(root, name, tiles[k:k + depth], bits, f"weights_{k // depth}.dat")
+    return {"WEIGHT_FILES": f'"{rel(root, root / "src" / "layers" / name / "weights_")}"', "BANK_DEPTH": depth}
 
 
 # FINN op type -> the fpgaflow block that takes it

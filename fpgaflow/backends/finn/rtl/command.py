@@ -67,13 +67,10 @@ def pnr(design, build_dir, part: str | None, progress: bool = True) -> int:
                            for k in names if res[k] is not None and cap[k]))
     verdict = "met" if r["timing_met"] else f"NOT met: the accelerator runs at {f['achieved_mhz']} MHz at most"
     print(f"  Fmax {f['achieved_mhz']} MHz after routing, asked {f['target_mhz']} MHz ({clock_ns} ns): timing {verdict}")
-    cp = r["critical_path"]
-    if cp:
-        print(f"  slowest path: {cp['from']} -> {cp['to']}, {cp['ns']} ns ({cp['routing_ns']} ns of it routing)")
-    pin = r.get("pin_path")
-    if pin:
-        print(f"  slowest pin path (pins where nextpnr put them, unconstrained): {pin['from']} -> {pin['to']}, "
-              f"{pin['ns']} ns ({pin['routing_ns']} ns of it routing)")
+    for what, key in (("slowest path", "critical_path"),
+                      ("slowest pin path (pins where nextpnr put them, unconstrained)", "pin_path")):
+        if cp := r.get(key):
+            print(f"  {what}: {cp['from']} -> {cp['to']}, {cp['ns']} ns ({cp['routing_ns']} ns of it routing)")
     s = r["seconds"]
     print(f"  Yosys {s['yosys']} s, nextpnr {s['nextpnr']} s, ecppack {s['ecppack']} s; bitstream "
           f"{folder / r['bitstream']['file']} ({r['bitstream']['bytes']:,} bytes)")

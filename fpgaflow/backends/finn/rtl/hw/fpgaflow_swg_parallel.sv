@@ -64,11 +64,11 @@ module fpgaflow_swg_parallel #(
 	logic  ColEnd = COL_ENDS[0], RowEnd = ROW_ENDS[0];
 
 	localparam int unsigned  Q_DEPTH = 3;
-	logic  InReady = 1;                                  // Reserved < Q_DEPTH, registered
-	logic [1:0]  Reserved = 0;                           // windows taken that the output has not taken
-	logic  Done = 0;                                     // the last word taken finished a window
+	logic  InReady = 1;             // windows queued or about to be (QCount + Done) < Q_DEPTH, registered
+	logic  Done = 0;                // the last word taken finished a window
 	assign	in0_V_TREADY = InReady;
 	wire  take = in0_V_TVALID && InReady;
+	wire  finishes = take && ColEnd && RowEnd;
 	typedef logic [K_H*K_W*MW-1:0]  lanes_t;
 	lanes_t  Q[Q_DEPTH];
 	logic [1:0]  QWr = 0, QRd = 0, QCount = 0;
@@ -117,13 +117,13 @@ module fpgaflow_swg_parallel #(
 			X <= 0;  XNext <= 1 % IFM_W;  Y <= 0;
 			XLast <= IFM_W == 1;  YLast <= IFM_H == 1;
 			ColEnd <= COL_ENDS[0];  RowEnd <= ROW_ENDS[0];
-			InReady <= 1;  Reserved <= 0;  Done <= 0;
+			InReady <= 1;  Done <= 0;
 		end
 		else begin
-			automatic logic [1:0]  r = Reserved + (take && ColEnd && RowEnd) - pop;
-			Reserved <= r;
+			// the windows queued or about to be after this cycle: QCount's next value plus Done's
+			automatic logic [1:0]  r = QCount + Done - pop + finishes;
 			InReady <= r < Q_DEPTH;
-			Done <= take && ColEnd && RowEnd;
+			Done <= finishes;
 			if(take) begin
 				X <= XNext;
 				XNext <= XNext == IFM_W-1? 0 : XNext + 1;
